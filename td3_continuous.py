@@ -90,7 +90,7 @@ class Args:
 
 def fail(message: str) -> None:
     """End the run on bad input: one line on stderr and exit status 2, like argparse."""
-    print(f"{os.path.basename(sys.argv[0])}: error: {message}", file=sys.stderr)
+    print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
     sys.exit(2)
 
 
@@ -146,7 +146,9 @@ def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     action_space = envs.single_action_space
     if not isinstance(action_space, gym.spaces.Box):
         envs.close()
-        fail(f"{env_id} has a {action_space} action space; this script needs a continuous (Box) one")
+        fail(
+            f"{env_id} has a {action_space} action space; this script needs a continuous (Box) one; for discrete actions use DQN or PPO"
+        )
     if not (np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high))):
         envs.close()
         fail(f"{env_id} has unbounded actions {action_space}; wrap it with gymnasium.wrappers.ClipAction")
@@ -312,6 +314,7 @@ def actor_loss(batch, actor, critic) -> torch.Tensor:
     return -critic.q1(batch["obs"], actor(batch["obs"])).mean()
 
 
+@torch.no_grad()
 def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     """Polyak averaging theta' <- tau theta + (1 - tau) theta', as one fused lerp over all tensors."""
     torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), tau)
@@ -376,6 +379,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     run_name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', args.env_id)}__{args.exp_name}__{args.seed}__{int(time.time())}"
     run_dir = os.path.join("runs", run_name)
+    suffix = 1
+    while os.path.exists(run_dir):  # two runs started in the same second must not share a log
+        run_dir, suffix = os.path.join("runs", f"{run_name}_{suffix}"), suffix + 1
     writer = SummaryWriter(run_dir)
     with open(os.path.join(run_dir, "args.json"), "w") as file:
         json.dump(asdict(args), file, indent=2)

@@ -1,0 +1,53 @@
+"""Helpers shared by the tests: load a script as a module, run it, read its TensorBoard logs."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+# The algorithm scripts; tests of the parts they share run on each of them.
+SCRIPTS = ["td3_continuous.py"]
+
+
+def load_script(script: str) -> ModuleType:
+    """Import an algorithm script as a module (its `main` only runs when called)."""
+    name = Path(script).stem
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / script)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def run_script(script: str, *flags: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run a script in a fresh process, as a user would, with the toy envs importable."""
+    env = dict(os.environ, PYTHONPATH=str(TESTS), PYTHONWARNINGS="ignore::DeprecationWarning")
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *flags],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def only_run_dir(cwd: Path) -> Path:
+    """The single run directory that a run started in `cwd` created."""
+    (run_dir,) = (cwd / "runs").iterdir()
+    return run_dir
+
+
+def read_scalars(run_dir: str | Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar of a run's TensorBoard log: {tag: [(step, value), ...]}."""
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [(event.step, event.value) for event in events.Scalars(tag)] for tag in events.Tags()["scalars"]}

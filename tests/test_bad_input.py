@@ -1,0 +1,49 @@
+"""Bad input ends with one clear line on stderr and exit status 2: no traceback, no run directory."""
+
+import pytest
+from helpers import SCRIPTS, load_script, run_script
+
+BAD_FLAGS = [
+    (["--env-id", "NoSuchEnv-v0"], "cannot make --env-id 'NoSuchEnv-v0'"),
+    (["--env-id", "no_such_module:Thing-v0"], "cannot make --env-id 'no_such_module:Thing-v0'"),
+    (["--env-id", "CartPole-v1"], "needs a continuous (Box) one"),
+    (["--env-id", "toy_envs:Unbounded-v0"], "wrap it with gymnasium.wrappers.ClipAction"),
+    (["--batch-size", "512", "--buffer-size", "256"], "--batch-size (512) must be between 1 and --buffer-size (256)"),
+    (["--batch-size", "0"], "--batch-size (0) must be between 1"),
+    (["--num-envs", "0"], "--num-envs must be at least 1, got 0"),
+    (["--buffer-size", "0"], "--buffer-size must be at least 1, got 0"),
+    (["--total-timesteps", "-5"], "--total-timesteps and --learning-starts must not be negative"),
+    (["--learning-starts", "-1"], "--total-timesteps and --learning-starts must not be negative"),
+    (["--policy-frequency", "0"], "--policy-frequency must be at least 1, got 0"),
+    (["--tau", "0"], "--tau must be in (0, 1], got 0.0"),
+    (["--gamma", "1.5"], "--gamma must be in [0, 1], got 1.5"),
+    (["--eval-episodes", "-1"], "--eval-episodes must not be negative, got -1"),
+]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize(("flags", "message"), BAD_FLAGS, ids=[" ".join(flags) for flags, _ in BAD_FLAGS])
+def test_bad_input_message(script, flags, message, capsys, tmp_path):
+    import toy_envs  # noqa: F401  (registers toy_envs:Unbounded-v0 in this process)
+
+    with pytest.raises(SystemExit) as exit_info:
+        load_script(script).main(flags)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"{script}: error: ") and error.count("\n") == 1, error
+    assert message in error
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize(
+    "flags",
+    [["--env-id", "NoSuchEnv-v0"], ["--env-id", "CartPole-v1"], ["--batch-size", "300", "--buffer-size", "200"]]
+    + [["--num-envs", "0"]],
+)
+def test_bad_input_in_a_real_process(script, flags, tmp_path):
+    result = run_script(script, *flags, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{script}: error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()

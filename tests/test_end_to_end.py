@@ -1,0 +1,97 @@
+"""Each script run as a user runs it, in its own process, for a few hundred steps."""
+
+import json
+
+import pytest
+import torch
+from helpers import SCRIPTS, only_run_dir, read_scalars, run_script
+
+# CleanRL's tag names, which every script writes.
+COMMON_TAGS = {
+    "charts/episodic_return",
+    "charts/episodic_length",
+    "charts/SPS",
+    "losses/qf1_values",
+    "losses/qf1_loss",
+    "losses/qf_loss",
+    "losses/actor_loss",
+}
+TWIN_CRITIC_TAGS = {"losses/qf2_values", "losses/qf2_loss"}
+TAGS = {"td3_continuous.py": COMMON_TAGS | TWIN_CRITIC_TAGS}
+SHORT_RUN = ["--total-timesteps", "400", "--learning-starts", "200", "--batch-size", "64", "--no-cuda"]
+
+
+def check_ok(result):
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "Hopper-v4"])
+def test_short_run_writes_the_logs(script, env_id, tmp_path):
+    result = run_script(script, "--env-id", env_id, *SHORT_RUN, cwd=tmp_path)
+    check_ok(result)
+    run_dir = only_run_dir(tmp_path)
+    assert run_dir.name.startswith(f"{env_id}__{script[:-3]}__1__")
+    assert json.loads((run_dir / "args.json").read_text())["env_id"] == env_id
+    scalars = read_scalars(run_dir)
+    assert TAGS[script] <= set(scalars)
+    assert scalars["charts/episodic_return"], "no episode was logged"
+    assert "SPS" in result.stdout and "step       400/400" in result.stdout  # the progress line
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_several_envs(script, tmp_path):
+    result = run_script(script, "--env-id", "Hopper-v4", "--num-envs", "2", *SHORT_RUN, cwd=tmp_path)
+    check_ok(result)
+    scalars = read_scalars(only_run_dir(tmp_path))
+    assert TAGS[script] <= set(scalars)
+    steps = [step for step, _ in scalars["charts/episodic_return"]]
+    assert all(step % 2 == 0 for step in steps)  # steps count transitions over both envs
+    assert max(step for step, _ in scalars["losses/qf_loss"]) <= 400
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_save_model_then_evaluate_the_saved_actor(script, tmp_path):
+    result = run_script(
+        script, "--env-id", "Pendulum-v1", *SHORT_RUN, "--save-model", "--eval-episodes", "3", cwd=tmp_path
+    )
+    check_ok(result)
+    run_dir = only_run_dir(tmp_path)
+    saved = torch.load(run_dir / f"{script[:-3]}.pt", weights_only=True)
+    assert {"actor", "args"} <= set(saved)
+    assert saved["args"]["env_id"] == "Pendulum-v1"
+    evaluation = read_scalars(run_dir)["eval/episodic_return"]
+    assert [step for step, _ in evaluation] == [0, 1, 2]
+    assert all(-2000 < value <= 0 for _, value in evaluation)  # Pendulum's returns lie in that range
+    assert "evaluation over 3 episodes" in result.stdout
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_same_seed_same_results(script, tmp_path):
+    logged = []
+    for attempt in ("first", "second"):
+        (tmp_path / attempt).mkdir()
+        flags = ["--env-id", "Pendulum-v1", "--total-timesteps", "800", "--learning-starts", "300", "--seed", "7"]
+        check_ok(run_script(script, *flags, "--batch-size", "64", "--no-cuda", cwd=tmp_path / attempt))
+        scalars = read_scalars(only_run_dir(tmp_path / attempt))
+        logged.append({tag: scalars[tag] for tag in ("charts/episodic_return", "losses/qf_loss")})
+    assert logged[0] == logged[1]
+    assert len(logged[0]["charts/episodic_return"]) == 4
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_custom_environment_from_a_module(script, tmp_path):
+    result = run_script(script, "--env-id", "toy_envs:Counter-v0", *SHORT_RUN, cwd=tmp_path)
+    check_ok(result)
+    assert only_run_dir(tmp_path).name.startswith("toy_envs_Counter-v0__")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_learning_starts_beyond_the_run_is_a_smoke_run_without_updates(script, tmp_path):
+    flags = ["--env-id", "Pendulum-v1", "--total-timesteps", "300", "--learning-starts", "1000", "--save-model"]
+    result = run_script(script, *flags, "--eval-episodes", "1", cwd=tmp_path)
+    check_ok(result)
+    scalars = read_scalars(only_run_dir(tmp_path))
+    assert "charts/episodic_return" in scalars and "eval/episodic_return" in scalars
+    assert not any(tag.startswith("losses/") for tag in scalars)

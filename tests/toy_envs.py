@@ -1,0 +1,58 @@
+"""Tiny environments whose exact values are known, registered on import.
+
+Used as `--env-id toy_envs:Counter-v0` (the tests put this folder on PYTHONPATH), which also
+checks that custom `module:EnvId` ids work.
+"""
+
+import gymnasium as gym
+import numpy as np
+
+
+class CounterEnv(gym.Env):
+    """Reward 1 every step; the observation is [t, tag]: t the step in the episode, tag a random
+    number drawn at each reset, the same for the whole episode, so a transition that crosses
+    from one episode into another shows.
+
+    Terminates after `terminate_after` steps when it is given; the registration's time limit
+    truncates otherwise. The action space has asymmetric, per-dimension bounds, and the action
+    is ignored, so every Q-value is known exactly: with time limits only, Q = 1 / (1 - gamma)
+    everywhere (truncation must bootstrap); with `terminate_after=1`, Q = 1 (nothing to bootstrap).
+    """
+
+    def __init__(self, terminate_after: int | None = None):
+        self.terminate_after = terminate_after
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32)
+        self.action_space = gym.spaces.Box(
+            low=np.array([-1.0, 0.0], dtype=np.float32), high=np.array([1.0, 3.0], dtype=np.float32)
+        )
+        self.t, self.tag = 0, 0.0
+
+    def _obs(self) -> np.ndarray:
+        return np.array([self.t, self.tag], dtype=np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t, self.tag = 0, float(self.np_random.uniform())
+        return self._obs(), {}
+
+    def step(self, action):
+        assert self.action_space.contains(np.asarray(action, dtype=np.float32)), action
+        self.t += 1
+        terminated = self.terminate_after is not None and self.t >= self.terminate_after
+        return self._obs(), 1.0, terminated, False, {}
+
+
+gym.register("Counter-v0", entry_point=CounterEnv, max_episode_steps=5)
+gym.register("OneStep-v0", entry_point=CounterEnv, kwargs={"terminate_after": 1}, max_episode_steps=5)
+gym.register("TerminatesAt3-v0", entry_point=CounterEnv, kwargs={"terminate_after": 3}, max_episode_steps=5)
+
+
+class UnboundedActionEnv(CounterEnv):
+    """The counter with actions in (-inf, inf), which cannot be rescaled from tanh's [-1, 1]."""
+
+    def __init__(self):
+        super().__init__()
+        self.action_space = gym.spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32)
+
+
+gym.register("Unbounded-v0", entry_point=UnboundedActionEnv, max_episode_steps=5)
