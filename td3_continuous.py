@@ -51,7 +51,7 @@ class Args:
     seed: int = 1
     """seed of Python, NumPy, PyTorch and the environments"""
     torch_deterministic: bool = True
-    """if toggled, `torch.backends.cudnn.deterministic=True` and deterministic algorithms where PyTorch has them"""
+    """if toggled, `torch.backends.cudnn.deterministic=True`, so that CUDA runs repeat too"""
     cuda: bool = True
     """if toggled, train on CUDA when it is available (else on the CPU)"""
     save_model: bool = False

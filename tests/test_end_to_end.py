@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from helpers import SCRIPTS, only_run_dir, read_scalars, run_script
+from helpers import SCRIPTS, load_script, only_run_dir, read_scalars, run_script
 
 # CleanRL's tag names, which every script writes.
 COMMON_TAGS = {
@@ -95,3 +95,37 @@ def test_learning_starts_beyond_the_run_is_a_smoke_run_without_updates(script, t
     scalars = read_scalars(only_run_dir(tmp_path))
     assert "charts/episodic_return" in scalars and "eval/episodic_return" in scalars
     assert not any(tag.startswith("losses/") for tag in scalars)
+
+
+ENV_IDS = [
+    "Hopper-v4",
+    "Hopper-v5",
+    "HalfCheetah-v4",
+    "Walker2d-v4",
+    "Ant-v4",
+    "Humanoid-v4",
+    "InvertedPendulum-v4",
+    "Pendulum-v1",
+    "LunarLanderContinuous-v3",
+    "BipedalWalker-v3",
+    "MountainCarContinuous-v0",
+]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_trains_on_each_supported_environment(script, env_id):
+    """A short run with updates on each environment the README names (in this process: faster)."""
+    result = load_script(script).main(
+        ["--env-id", env_id, "--total-timesteps", "250", "--learning-starts", "100", "--batch-size", "32"]
+        + ["--buffer-size", "1000", "--exploration-noise", "1.0", "--no-cuda"]
+    )
+    buffer = result["buffer"]
+    assert buffer.size == 250
+    assert torch.isfinite(buffer.obs[:250]).all()
+    # Policy actions with large noise stay inside each env's own bounds (Humanoid: +-0.4).
+    action_high = result["actor"].action_scale + result["actor"].action_bias
+    action_low = result["actor"].action_bias - result["actor"].action_scale
+    policy_actions = buffer.actions[100:250]
+    assert (policy_actions <= action_high + 1e-6).all() and (policy_actions >= action_low - 1e-6).all()
+    assert "losses/qf_loss" in read_scalars(result["run_dir"])
