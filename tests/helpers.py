@@ -12,7 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 # The algorithm scripts; tests of the parts they share run on each of them.
-SCRIPTS = ["td3_continuous.py"]
+SCRIPTS = ["td3_continuous.py", "sac_continuous.py"]
 
 
 def load_script(script: str) -> ModuleType:

@@ -21,8 +21,18 @@ BAD_FLAGS = [
 ]
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
-@pytest.mark.parametrize(("flags", "message"), BAD_FLAGS, ids=[" ".join(flags) for flags, _ in BAD_FLAGS])
+# The flags that only some scripts have.
+OWN_BAD_FLAGS = {
+    "td3_continuous.py": [],
+    "sac_continuous.py": [
+        (["--target-network-frequency", "0"], "--target-network-frequency must be at least 1, got 0"),
+        (["--no-autotune", "--alpha", "-0.1"], "--alpha must not be negative, got -0.1"),
+    ],
+}
+CASES = [(script, flags, message) for script in SCRIPTS for flags, message in BAD_FLAGS + OWN_BAD_FLAGS[script]]
+
+
+@pytest.mark.parametrize(("script", "flags", "message"), CASES, ids=[f"{s} {' '.join(f)}" for s, f, _ in CASES])
 def test_bad_input_message(script, flags, message, capsys, tmp_path):
     import toy_envs  # noqa: F401  (registers toy_envs:Unbounded-v0 in this process)
 

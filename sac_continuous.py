@@ -1,0 +1,556 @@
+"""SAC: Soft Actor-Critic with automatic entropy tuning, for continuous actions.
+
+SAC learns a stochastic policy that maximises the return plus the policy's entropy, so it keeps
+exploring where it is unsure and commits where it knows. Its critics learn soft Q-values (the
+return with an entropy bonus) from a replay buffer, with clipped double Q-learning as in TD3; its
+actor, a tanh-squashed Gaussian, minimises alpha log pi - Q; and the temperature alpha adapts so
+that the policy's entropy stays near a target.
+
+Paper: Haarnoja, Zhou, Hartikainen, Tucker, Ha, Tan, Kumar, Zhu, Gupta, Abbeel, Levine (2018),
+"Soft Actor-Critic Algorithms and Applications", https://arxiv.org/abs/1812.05905
+
+Run:
+    python sac_continuous.py --env-id Hopper-v4
+    python sac_continuous.py --help                  # every flag, with its default
+    tensorboard --logdir runs                        # watch the curves
+
+Differences from the paper, and why:
+- Learning rates 3e-4 (actor) and 1e-3 (critics, temperature), 5k random steps first, and the
+  actor and temperature updated in bursts of `--policy-frequency` every `--policy-frequency`
+  critic updates, as CleanRL does (the paper uses 3e-4 everywhere and one actor update per
+  critic update; the number of actor updates is the same).
+- Both critics are one batched network (weights shaped [2, in, out]): the same maths as two
+  networks, in one matrix product per layer instead of two.
+- `--num-envs N` collects N transitions per step and makes N updates, so one update per
+  transition, as in the paper, whatever N is. `--total-timesteps`, `--learning-starts` and
+  the logged step count environment transitions summed over all envs.
+"""
+
+import copy
+import itertools
+import json
+import math
+import os
+import random
+import re
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+import tyro
+from torch import nn
+from torch.utils.tensorboard import SummaryWriter
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment, part of the run directory's name"""
+    seed: int = 1
+    """seed of Python, NumPy, PyTorch and the environments"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`, so that CUDA runs repeat too"""
+    cuda: bool = True
+    """if toggled, train on CUDA when it is available (else on the CPU)"""
+    save_model: bool = False
+    """if toggled, save the networks to the run directory at the end and evaluate the saved actor"""
+    eval_episodes: int = 10
+    """number of deterministic episodes run by the final evaluation of the saved actor"""
+
+    # Algorithm arguments; the defaults are the paper's (Haarnoja et al., 2018, table 1), except where
+    # CleanRL's differ (learning rates, learning starts, policy frequency; see the docstring).
+    env_id: str = "Hopper-v4"
+    """the id of the environment: anything `gymnasium.make` accepts, including `my_package:MyEnv-v0`"""
+    total_timesteps: int = 1000000
+    """total environment transitions, summed over all envs"""
+    policy_lr: float = 3e-4
+    """the learning rate of the actor's Adam optimizer"""
+    q_lr: float = 1e-3
+    """the learning rate of the critics' and the temperature's Adam optimizers"""
+    num_envs: int = 1
+    """the number of parallel environments (one update per collected transition whatever the number)"""
+    buffer_size: int = int(1e6)
+    """the replay memory capacity, in transitions"""
+    gamma: float = 0.99
+    """the discount factor gamma"""
+    tau: float = 0.005
+    """target smoothing coefficient: theta' <- tau theta + (1 - tau) theta'"""
+    batch_size: int = 256
+    """the number of transitions sampled from the replay memory for each update"""
+    learning_starts: int = int(5e3)
+    """transitions collected with uniformly random actions before learning starts"""
+    policy_frequency: int = 2
+    """the actor and the temperature make this many updates every this many critic updates"""
+    target_network_frequency: int = 1
+    """the target critics are updated once every this many critic updates"""
+    alpha: float = 0.2
+    """the entropy temperature alpha with `--no-autotune` (autotuning starts from alpha = 1, as CleanRL)"""
+    autotune: bool = True
+    """if toggled, tune alpha automatically toward a target entropy of -dim(A)"""
+
+
+def fail(message: str) -> None:
+    """End the run on bad input: one line on stderr and exit status 2, like argparse."""
+    print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def check_args(args: Args) -> None:
+    """Refuse impossible flag combinations before anything is built or written."""
+    if args.num_envs < 1:
+        fail(f"--num-envs must be at least 1, got {args.num_envs}")
+    if args.buffer_size < 1:
+        fail(f"--buffer-size must be at least 1, got {args.buffer_size}")
+    if not 1 <= args.batch_size <= args.buffer_size:
+        fail(f"--batch-size ({args.batch_size}) must be between 1 and --buffer-size ({args.buffer_size})")
+    if args.total_timesteps < 0 or args.learning_starts < 0:
+        fail("--total-timesteps and --learning-starts must not be negative")
+    if args.policy_frequency < 1:
+        fail(f"--policy-frequency must be at least 1, got {args.policy_frequency}")
+    if args.target_network_frequency < 1:
+        fail(f"--target-network-frequency must be at least 1, got {args.target_network_frequency}")
+    if args.alpha < 0:
+        fail(f"--alpha must not be negative, got {args.alpha}")
+    if not 0.0 < args.tau <= 1.0:
+        fail(f"--tau must be in (0, 1], got {args.tau}")
+    if not 0.0 <= args.gamma <= 1.0:
+        fail(f"--gamma must be in [0, 1], got {args.gamma}")
+    if args.eval_episodes < 0:
+        fail(f"--eval-episodes must not be negative, got {args.eval_episodes}")
+
+
+# ---------------------------------------------------------------------------------------
+# Environment
+# ---------------------------------------------------------------------------------------
+def make_env(env_id: str):
+    """Return a thunk that builds one environment, as vector envs expect."""
+
+    def thunk() -> gym.Env:
+        env = gym.make(env_id)
+        if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
+            env = gym.wrappers.FlattenObservation(env)  # the networks take flat vectors
+        return env
+
+    return thunk
+
+
+def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
+    """N copies of the environment, with episode statistics, that reset in the same step.
+
+    SAME_STEP autoreset: when an episode ends, `step` returns the first observation of the
+    next episode and puts the last one of the ended episode in `infos["final_obs"]`. So every
+    step is a real transition and nothing is stored across the reset (gymnasium >= 1.0's
+    default, NEXT_STEP, instead spends one extra step on the reset and ignores its action).
+    """
+    try:
+        envs = gym.vector.SyncVectorEnv(
+            [make_env(env_id) for _ in range(num_envs)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
+        )
+    except (gym.error.Error, ModuleNotFoundError) as error:
+        fail(f"cannot make --env-id {env_id!r}: {str(error).splitlines()[0]}")
+    action_space = envs.single_action_space
+    if not isinstance(action_space, gym.spaces.Box):
+        envs.close()
+        fail(
+            f"{env_id} has a {action_space} action space; this script needs a continuous (Box) one; for discrete actions use DQN or PPO"
+        )
+    if not (np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high))):
+        envs.close()
+        fail(f"{env_id} has unbounded actions {action_space}; wrap it with gymnasium.wrappers.ClipAction")
+    return gym.wrappers.vector.RecordEpisodeStatistics(envs)
+
+
+# ---------------------------------------------------------------------------------------
+# Networks
+# ---------------------------------------------------------------------------------------
+class Actor(nn.Module):
+    """Stochastic policy pi(a|s): a Gaussian in pre-tanh space, squashed by tanh, rescaled to the bounds.
+
+    The network outputs the mean and the log standard deviation of u ~ N(mean, std); the action is
+    tanh(u) rescaled to [low, high]. `forward` returns the deterministic action tanh(mean), used for
+    evaluation; `sample` draws an action and its log-probability, used for training and exploring.
+    PyTorch's default initialisation.
+    """
+
+    LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0  # keeps std in [0.007, 7.4]: no collapse, no explosion
+
+    def __init__(self, obs_dim: int, action_low: np.ndarray, action_high: np.ndarray, hidden: int = 256):
+        super().__init__()
+        action_dim = len(action_low)
+        self.trunk = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.mean = nn.Linear(hidden, action_dim)
+        self.log_std = nn.Linear(hidden, action_dim)
+        # Per-dimension affine map from [-1, 1] to [low, high]; buffers, so saved with the weights.
+        low = torch.as_tensor(action_low, dtype=torch.float32)
+        high = torch.as_tensor(action_high, dtype=torch.float32)
+        self.register_buffer("action_scale", (high - low) / 2)
+        self.register_buffer("action_bias", (high + low) / 2)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.mean(self.trunk(obs))) * self.action_scale + self.action_bias
+
+    def sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw a = tanh(u) * scale + bias with u ~ N(mean, std), reparameterised; return a and log pi(a|s)."""
+        features = self.trunk(obs)
+        mean = self.mean(features)
+        # Squash the raw log-std smoothly into [LOG_STD_MIN, LOG_STD_MAX] (a hard clamp kills its gradient).
+        log_std = self.LOG_STD_MIN + 0.5 * (self.LOG_STD_MAX - self.LOG_STD_MIN) * (
+            torch.tanh(self.log_std(features)) + 1
+        )
+        noise = torch.randn_like(mean)
+        u = mean + log_std.exp() * noise  # reparameterisation: gradients flow through mean and std
+        # log N(u; mean, std) = -noise^2 / 2 - log std - log(2 pi) / 2, per dimension.
+        log_prob = -0.5 * noise.pow(2) - log_std - 0.5 * math.log(2 * math.pi)
+        # Change of variables (paper, appendix C): log pi(a|s) = log N(u) - sum log |da/du|, with
+        # da/du = scale (1 - tanh(u)^2), and log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)),
+        # which is exact and stays finite where tanh(u) rounds to +-1.
+        log_prob = log_prob - 2 * (math.log(2) - u - F.softplus(-2 * u)) - self.action_scale.log()
+        return torch.tanh(u) * self.action_scale + self.action_bias, log_prob.sum(dim=-1)
+
+
+class TwinCritic(nn.Module):
+    """Q_1(s, a) and Q_2(s, a), two independent MLPs computed as one batched network.
+
+    Each layer holds the weights of both critics, shaped [2, in, out], and `torch.baddbmm`
+    computes both in one matrix product: the same numbers as two networks, half the calls.
+    Initialised like `nn.Linear` (uniform in +-1/sqrt(fan_in)), each critic independently.
+    """
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: int = 256, num_critics: int = 2):
+        super().__init__()
+        sizes = [obs_dim + action_dim, hidden, hidden, 1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in itertools.pairwise(sizes):
+            bound = fan_in**-0.5
+            self.weights.append(nn.Parameter(torch.empty(num_critics, fan_in, fan_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(num_critics, 1, fan_out).uniform_(-bound, bound)))
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Return the Q-values of every critic, shaped [num_critics, batch]."""
+        x = torch.cat([obs, actions], dim=-1).expand(len(self.weights[0]), -1, -1)
+        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            x = torch.baddbmm(bias, x, weight)
+            if layer < len(self.weights) - 1:
+                x = F.relu(x)
+        return x.squeeze(-1)
+
+
+# ---------------------------------------------------------------------------------------
+# Replay buffer
+# ---------------------------------------------------------------------------------------
+class ReplayBuffer:
+    """A circular buffer of transitions in preallocated tensors on the training device.
+
+    Stores `terminated` (the MDP ended: do not bootstrap), never `truncated` (a time limit cut
+    the episode: the state still has a future, so the target must bootstrap through it), and the
+    true next observation, also at the end of an episode.
+    """
+
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int, device: torch.device):
+        self.capacity, self.device = capacity, device
+        self.obs = torch.zeros((capacity, obs_dim), dtype=torch.float32, device=device)
+        self.next_obs = torch.zeros((capacity, obs_dim), dtype=torch.float32, device=device)
+        self.actions = torch.zeros((capacity, action_dim), dtype=torch.float32, device=device)
+        self.rewards = torch.zeros(capacity, dtype=torch.float32, device=device)
+        self.terminations = torch.zeros(capacity, dtype=torch.float32, device=device)
+        self.position = 0  # where the next transition goes
+        self.size = 0  # how many transitions are stored
+
+    def add(self, obs, next_obs, actions, rewards, terminations) -> None:
+        """Store a batch of transitions (one per env), overwriting the oldest when full."""
+        n = len(obs)
+        index = torch.arange(self.position, self.position + n, device=self.device) % self.capacity
+        for storage, values in (
+            (self.obs, obs),
+            (self.next_obs, next_obs),
+            (self.actions, actions),
+            (self.rewards, rewards),
+            (self.terminations, terminations),
+        ):
+            storage[index] = torch.as_tensor(values, dtype=torch.float32, device=self.device)
+        self.position = (self.position + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
+        """Draw `batch_size` transitions uniformly, with replacement, with one `torch.randint`."""
+        index = torch.randint(0, self.size, (batch_size,), device=self.device)
+        return {
+            "obs": self.obs[index],
+            "actions": self.actions[index],
+            "rewards": self.rewards[index],
+            "next_obs": self.next_obs[index],
+            "terminations": self.terminations[index],
+        }
+
+
+def real_next_obs(next_obs: np.ndarray, infos: dict) -> np.ndarray:
+    """The observation each env reached, which differs from `next_obs` where an episode ended.
+
+    With SAME_STEP autoreset, `next_obs[i]` of a finished env is already the next episode's first
+    observation; the state the action led to is in `infos["final_obs"][i]`.
+    """
+    if "final_obs" not in infos:
+        return next_obs
+    next_obs = next_obs.copy()
+    for i in np.flatnonzero(infos["_final_obs"]):
+        next_obs[i] = infos["final_obs"][i]
+    return next_obs
+
+
+# ---------------------------------------------------------------------------------------
+# Update
+# ---------------------------------------------------------------------------------------
+def critic_target(batch, actor, target_critic, args: Args, alpha: torch.Tensor) -> torch.Tensor:
+    """The soft target y = r + gamma (1 - terminated) (min_i Q'_i(s', a') - alpha log pi(a'|s')), a' ~ pi(.|s')."""
+    with torch.no_grad():
+        # The next action comes from the current policy (SAC keeps no target actor), and the
+        # entropy bonus -alpha log pi makes the target a soft value (paper, eq. 3).
+        next_actions, next_log_prob = actor.sample(batch["next_obs"])
+        # Clipped double Q, as in TD3: the smaller target critic counters overestimation.
+        next_q = target_critic(batch["next_obs"], next_actions).min(dim=0).values
+        # `terminations` is 1 only where the MDP ended; time-limit truncations bootstrap.
+        return batch["rewards"] + args.gamma * (1.0 - batch["terminations"]) * (next_q - alpha * next_log_prob)
+
+
+def critic_loss(batch, critic, target: torch.Tensor):
+    """Mean squared TD error of each critic, L_i = E[(Q_i(s, a) - y)^2], summed over i."""
+    q_values = critic(batch["obs"], batch["actions"])  # [2, batch]
+    per_critic_loss = (q_values - target).pow(2).mean(dim=1)
+    return per_critic_loss.sum(), per_critic_loss.detach(), q_values.detach().mean(dim=1)
+
+
+def actor_loss(batch, actor, critic, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """J_pi = E[alpha log pi(a|s) - min_i Q_i(s, a)], a ~ pi(.|s) reparameterised (paper, eq. 7)."""
+    actions, log_prob = actor.sample(batch["obs"])
+    min_q = critic(batch["obs"], actions).min(dim=0).values
+    return (alpha * log_prob - min_q).mean(), log_prob.detach()
+
+
+def temperature_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor, target_entropy: float) -> torch.Tensor:
+    """J(alpha) = E[-alpha (log pi(a|s) + target entropy)] (paper, eq. 18).
+
+    When the policy's entropy -log pi is below the target, log pi + target > 0 and descending this
+    loss raises alpha, which rewards entropy more; above the target, alpha falls. The
+    log-probabilities are the ones the actor loss just computed: no second forward pass.
+    """
+    return -(log_alpha.exp() * (log_prob + target_entropy)).mean()
+
+
+@torch.no_grad()
+def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
+    """Polyak averaging theta' <- tau theta + (1 - tau) theta', as one fused lerp over all tensors."""
+    torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), tau)
+
+
+# ---------------------------------------------------------------------------------------
+# Evaluation and checkpoints
+# ---------------------------------------------------------------------------------------
+def evaluate(actor: Actor, env_id: str, episodes: int, seed: int, device: torch.device) -> list[float]:
+    """Run deterministic episodes (the actor's action, no noise) and return their returns."""
+    env = make_env(env_id)()
+    returns = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        episode_return, done = 0.0, False
+        while not done:
+            with torch.no_grad():
+                action = actor(torch.as_tensor(obs, dtype=torch.float32, device=device).unsqueeze(0))
+            obs, reward, terminated, truncated, _ = env.step(action.squeeze(0).cpu().numpy())
+            episode_return += float(reward)
+            done = terminated or truncated
+        returns.append(episode_return)
+    env.close()
+    return returns
+
+
+def load_actor(path: str, obs_dim: int, action_low, action_high, device: torch.device) -> Actor:
+    """Rebuild the actor from a saved model; `weights_only=True` never runs code from the file."""
+    actor = Actor(obs_dim, action_low, action_high).to(device)
+    actor.load_state_dict(torch.load(path, map_location=device, weights_only=True)["actor"])
+    return actor
+
+
+# ---------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------
+PROGRESS_SECONDS = 5.0  # how often the progress line is printed
+LOG_EVERY_UPDATES = 100  # how often the losses are logged: reading them forces a device sync
+
+
+def format_duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Train; return the run directory, networks and replay buffer, for notebooks and tests."""
+    args = tyro.cli(Args, args=argv)
+    check_args(args)
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+
+    envs = make_vector_env(args.env_id, args.num_envs)
+    obs_dim = int(np.prod(envs.single_observation_space.shape))
+    action_low, action_high = envs.single_action_space.low, envs.single_action_space.high
+    action_dim = len(action_low)
+
+    run_name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', args.env_id)}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    run_dir = os.path.join("runs", run_name)
+    suffix = 1
+    while os.path.exists(run_dir):  # two runs started in the same second must not share a log
+        run_dir, suffix = os.path.join("runs", f"{run_name}_{suffix}"), suffix + 1
+    writer = SummaryWriter(run_dir)
+    with open(os.path.join(run_dir, "args.json"), "w") as file:
+        json.dump(asdict(args), file, indent=2)
+    writer.add_text(
+        "hyperparameters",
+        "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items()),
+    )
+    print(f"run directory: {run_dir} (device: {device})", flush=True)
+
+    actor = Actor(obs_dim, action_low, action_high).to(device)
+    critic = TwinCritic(obs_dim, action_dim).to(device)
+    # Target networks start as copies and only follow the online networks slowly (soft updates).
+    # SAC has no target actor: its target samples the next action from the current policy.
+    target_critic = copy.deepcopy(critic).requires_grad_(False)
+    # fused Adam updates all of a network's tensors in one kernel (faster than the default here).
+    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.policy_lr, fused=True)
+    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.q_lr, fused=True)
+    buffer = ReplayBuffer(args.buffer_size, obs_dim, action_dim, device)
+    # Automatic entropy tuning (paper, section 5): learn log alpha, which keeps alpha positive,
+    # toward the paper's target entropy -dim(A).
+    target_entropy = -float(action_dim)
+    log_alpha = torch.zeros((), device=device, requires_grad=True)
+    alpha_optimizer = torch.optim.Adam([log_alpha], lr=args.q_lr)
+    alpha = log_alpha.exp().detach() if args.autotune else torch.tensor(args.alpha, device=device)
+
+    envs.action_space.seed(args.seed)
+    obs, _ = envs.reset(seed=args.seed)
+    global_step, num_updates = 0, 0
+    recent_returns: deque[float] = deque(maxlen=10)
+    start_time = last_print_time = time.time()
+    last_print_step = 0
+    learning_start_time, learning_start_step = None, 0
+    try:
+        while global_step < args.total_timesteps:
+            # Act: uniformly random actions first, to fill the buffer with diverse data, then
+            # actions sampled from the policy, whose own randomness explores.
+            if global_step < args.learning_starts:
+                actions = envs.action_space.sample()
+            else:
+                with torch.no_grad():
+                    actions, _ = actor.sample(torch.as_tensor(obs, dtype=torch.float32, device=device))
+                    actions = actions.cpu().numpy()
+
+            # `truncations` (time limits) are not stored: the state after a cut-off still has a
+            # future, so its target bootstraps; only `terminations` end the return.
+            next_obs, rewards, terminations, _truncations, infos = envs.step(actions)
+            global_step += args.num_envs
+
+            # Several envs can finish on the same step: log every finished episode.
+            if "episode" in infos:
+                for i in np.flatnonzero(infos["_episode"]):
+                    episodic_return = float(infos["episode"]["r"][i])
+                    recent_returns.append(episodic_return)
+                    writer.add_scalar("charts/episodic_return", episodic_return, global_step)
+                    writer.add_scalar("charts/episodic_length", int(infos["episode"]["l"][i]), global_step)
+
+            buffer.add(obs, real_next_obs(next_obs, infos), actions, rewards, terminations)
+            obs = next_obs
+
+            if global_step >= args.learning_starts:
+                if learning_start_time is None:
+                    learning_start_time, learning_start_step = time.time(), global_step
+                for _ in range(args.num_envs):  # one update per collected transition
+                    batch = buffer.sample(args.batch_size)
+                    target = critic_target(batch, actor, target_critic, args, alpha)
+                    qf_loss, qf_losses, qf_values = critic_loss(batch, critic, target)
+                    critic_optimizer.zero_grad(set_to_none=True)
+                    qf_loss.backward()
+                    critic_optimizer.step()
+                    num_updates += 1
+
+                    # Delayed policy updates, TD3-style, as CleanRL: `policy_frequency` actor updates
+                    # every `policy_frequency` critic updates, so as many as critic updates in all.
+                    if num_updates % args.policy_frequency == 0:
+                        for _ in range(args.policy_frequency):
+                            policy_loss, log_prob = actor_loss(batch, actor, critic, alpha)
+                            actor_optimizer.zero_grad(set_to_none=True)
+                            # Gradients for the actor's weights only: the critic is not trained here,
+                            # so computing its weight gradients would be wasted work.
+                            policy_loss.backward(inputs=list(actor.parameters()))
+                            actor_optimizer.step()
+                            if args.autotune:
+                                alpha_loss = temperature_loss(log_alpha, log_prob, target_entropy)
+                                alpha_optimizer.zero_grad(set_to_none=True)
+                                alpha_loss.backward()
+                                alpha_optimizer.step()
+                                alpha = log_alpha.exp().detach()
+
+                    if num_updates % args.target_network_frequency == 0:
+                        soft_update(target_critic, critic, args.tau)
+
+                    if num_updates % LOG_EVERY_UPDATES == 0:
+                        writer.add_scalar("losses/qf1_values", qf_values[0].item(), global_step)
+                        writer.add_scalar("losses/qf2_values", qf_values[1].item(), global_step)
+                        writer.add_scalar("losses/qf1_loss", qf_losses[0].item(), global_step)
+                        writer.add_scalar("losses/qf2_loss", qf_losses[1].item(), global_step)
+                        writer.add_scalar("losses/qf_loss", qf_loss.item() / 2.0, global_step)
+                        writer.add_scalar("losses/alpha", alpha.item(), global_step)
+                        if num_updates >= args.policy_frequency:
+                            writer.add_scalar("losses/actor_loss", policy_loss.item(), global_step)
+                            writer.add_scalar("losses/entropy", -log_prob.mean().item(), global_step)
+                            if args.autotune:
+                                writer.add_scalar("losses/alpha_loss", alpha_loss.item(), global_step)
+
+            now = time.time()
+            if now - last_print_time >= PROGRESS_SECONDS or global_step >= args.total_timesteps:
+                sps = (global_step - last_print_step) / max(now - last_print_time, 1e-9)
+                writer.add_scalar("charts/SPS", sps, global_step)
+                eta = format_duration((args.total_timesteps - global_step) / max(sps, 1e-9))
+                mean_return = f"{np.mean(recent_returns):.1f}" if recent_returns else "n/a"
+                print(
+                    f"step {global_step:>9,}/{args.total_timesteps:,} ({100 * global_step / args.total_timesteps:5.1f}%)"
+                    f" | {sps:6.0f} SPS | ETA {eta} | return {mean_return} (last {len(recent_returns)} episodes)",
+                    flush=True,
+                )
+                last_print_time, last_print_step = now, global_step
+
+        elapsed = time.time() - start_time
+        summary = f"trained {global_step:,} steps in {format_duration(elapsed)}"
+        if learning_start_time is not None and global_step > learning_start_step:
+            learning_sps = (global_step - learning_start_step) / (time.time() - learning_start_time)
+            summary += f"; {learning_sps:.1f} SPS after learning_starts"
+        print(summary, flush=True)
+
+        if args.save_model:
+            model_path = os.path.join(run_dir, f"{args.exp_name}.pt")
+            networks = {"actor": actor, "critic": critic, "target_critic": target_critic}
+            extras = {"log_alpha": log_alpha.detach(), "args": asdict(args)}
+            torch.save({name: net.state_dict() for name, net in networks.items()} | extras, model_path)
+            print(f"model saved to {model_path}", flush=True)
+            saved_actor = load_actor(model_path, obs_dim, action_low, action_high, device)
+            returns = evaluate(saved_actor, args.env_id, args.eval_episodes, args.seed + 1_000_000, device)
+            for episode, episodic_return in enumerate(returns):
+                writer.add_scalar("eval/episodic_return", episodic_return, episode)
+            if returns:
+                print(f"evaluation over {len(returns)} episodes: {np.mean(returns):.1f} +- {np.std(returns):.1f}")
+        return {"run_dir": run_dir, "actor": actor, "critic": critic, "buffer": buffer}
+    finally:
+        envs.close()
+        writer.close()
+
+
+if __name__ == "__main__":
+    main()
