@@ -502,7 +502,7 @@ def main(argv: list[str] | None = None) -> dict:
                 writer.add_scalar("eval/episodic_return", episodic_return, episode)
             if returns:
                 print(f"evaluation over {len(returns)} episodes: {np.mean(returns):.1f} +- {np.std(returns):.1f}")
-        return {"run_dir": run_dir, "actor": actor, "critic": critic, "buffer": buffer}
+        return {"run_dir": run_dir, "args": args, "actor": actor, "critic": critic, "buffer": buffer}
     finally:
         envs.close()
         writer.close()

@@ -12,7 +12,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 # The algorithm scripts; tests of the parts they share run on each of them.
-SCRIPTS = ["td3_continuous.py", "sac_continuous.py"]
+SCRIPTS = ["ddpg_continuous.py", "td3_continuous.py", "sac_continuous.py"]
+TWIN_CRITIC_SCRIPTS = ["td3_continuous.py", "sac_continuous.py"]
 
 
 def load_script(script: str) -> ModuleType:

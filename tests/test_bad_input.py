@@ -23,6 +23,14 @@ BAD_FLAGS = [
 
 # The flags that only some scripts have.
 OWN_BAD_FLAGS = {
+    "ddpg_continuous.py": [
+        (["--critic-action-layer", "3"], "--critic-action-layer must be 1 or 2, got 3"),
+        (["--hidden-sizes", "0", "300"], "--hidden-sizes must be positive, got (0, 300)"),
+        (["--ou-sigma", "-1"], "--exploration-noise, --ou-sigma and --ou-theta must not be negative"),
+        (["--exploration-noise", "-0.1"], "--exploration-noise, --ou-sigma and --ou-theta must not be negative"),
+        (["--ou-dt", "0"], "--ou-dt, --param-noise-initial-std and --param-noise-adapt-every must be positive"),
+        (["--param-noise-adapt-every", "0"], "--ou-dt, --param-noise-initial-std and --param-noise-adapt-every"),
+    ],
     "td3_continuous.py": [],
     "sac_continuous.py": [
         (["--target-network-frequency", "0"], "--target-network-frequency must be at least 1, got 0"),

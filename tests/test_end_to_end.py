@@ -18,6 +18,7 @@ COMMON_TAGS = {
 }
 TWIN_CRITIC_TAGS = {"losses/qf2_values", "losses/qf2_loss"}
 TAGS = {
+    "ddpg_continuous.py": COMMON_TAGS,
     "td3_continuous.py": COMMON_TAGS | TWIN_CRITIC_TAGS,
     "sac_continuous.py": COMMON_TAGS | TWIN_CRITIC_TAGS | {"losses/alpha", "losses/alpha_loss", "losses/entropy"},
 }

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 import toy_envs  # noqa: F401  (registers the toy environments)
-from helpers import SCRIPTS, load_script, read_scalars
+from helpers import SCRIPTS, TWIN_CRITIC_SCRIPTS, load_script, read_scalars
 
 
 @pytest.fixture(params=SCRIPTS)
@@ -99,7 +99,11 @@ def test_episodes_finishing_on_the_same_step_are_all_logged(algo):
 
 
 # The layer whose output goes through tanh to make the (deterministic) action.
-PRE_TANH_LAYER = {"td3_continuous": lambda actor: actor.net[-2], "sac_continuous": lambda actor: actor.mean}
+PRE_TANH_LAYER = {
+    "ddpg_continuous": lambda actor: actor.net[-2],
+    "td3_continuous": lambda actor: actor.net[-2],
+    "sac_continuous": lambda actor: actor.mean,
+}
 
 
 def test_actions_are_scaled_to_asymmetric_bounds_per_dimension(algo):
@@ -115,7 +119,11 @@ def test_actions_are_scaled_to_asymmetric_bounds_per_dimension(algo):
 
 
 # Large exploration noise where the algorithm has a flag for it; SAC's policy samples its own.
-WIDE_EXPLORATION = {"td3_continuous": ["--exploration-noise", "5.0"], "sac_continuous": []}
+WIDE_EXPLORATION = {
+    "ddpg_continuous": ["--exploration-noise", "5.0"],
+    "td3_continuous": ["--exploration-noise", "5.0"],
+    "sac_continuous": [],
+}
 
 
 def test_exploration_actions_respect_each_dimensions_bounds(algo):
@@ -131,7 +139,9 @@ def test_exploration_actions_respect_each_dimensions_bounds(algo):
     assert actions[100:, 1].max() > 1.2  # policy actions are not clipped to the first dimension's [-1, 1]
 
 
-def test_batched_critic_equals_independent_critics(algo):
+@pytest.mark.parametrize("script", TWIN_CRITIC_SCRIPTS)
+def test_batched_critic_equals_independent_critics(script):
+    algo = load_script(script)
     torch.manual_seed(0)
     critic = algo.TwinCritic(obs_dim=5, action_dim=2)
     # Two ordinary MLPs holding the same weights, one per critic.

@@ -6,7 +6,11 @@ import toy_envs  # noqa: F401  (registers the toy environments)
 from helpers import SCRIPTS, load_script
 
 # Flags that make each algorithm's target the plain Bellman target.
-EXACT_Q_FLAGS = {"td3_continuous.py": [], "sac_continuous.py": ["--no-autotune", "--alpha", "0"]}
+EXACT_Q_FLAGS = {
+    "ddpg_continuous.py": [],
+    "td3_continuous.py": [],
+    "sac_continuous.py": ["--no-autotune", "--alpha", "0"],
+}
 RUN = ["--total-timesteps", "4000", "--learning-starts", "500", "--batch-size", "64", "--no-cuda"]
 
 

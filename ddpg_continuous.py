@@ -1,0 +1,679 @@
+r"""DDPG: Deep Deterministic Policy Gradient, for continuous actions.
+
+DDPG carries DQN's recipe (a replay buffer and slowly moving target networks) over to continuous
+actions: a critic learns Q(s, a) by temporal differences, and a deterministic actor mu(s) climbs
+the critic's gradient, dQ/da, since the max over actions that DQN takes is no longer a lookup.
+Exploration adds noise to the actions (Gaussian, or the paper's Ornstein-Uhlenbeck process) or to
+the actor's weights (adaptive parameter-space noise).
+
+Paper: Lillicrap, Hunt, Pritzel, Heess, Erez, Tassa, Silver, Wierstra (2016), "Continuous control
+with deep reinforcement learning", https://arxiv.org/abs/1509.02971
+
+Run:
+    python ddpg_continuous.py --env-id Hopper-v4
+    python ddpg_continuous.py --help                  # every flag, with its default
+    tensorboard --logdir runs                         # watch the curves
+
+The paper's own configuration, in one line:
+    python ddpg_continuous.py --env-id Hopper-v4 --hidden-sizes 400 300 --critic-action-layer 2 \
+        --policy-lr 1e-4 --q-lr 1e-3 --critic-weight-decay 1e-2 --batch-size 64 --tau 0.001 \
+        --paper-init --exploration-noise-type ou
+
+Differences from the paper, and why:
+- The defaults are the well-tuned modern DDPG ("Our DDPG" of the TD3 paper, as CleanRL): 256-256,
+  the action at the critic's input, Adam 3e-4 for both networks, batch 256, tau 0.005, no weight
+  decay, Gaussian exploration 0.1, 25k random steps first. It learns much better than the paper's
+  settings on the MuJoCo tasks; the flags above restore those.
+- The actor updates at every critic update (`--policy-frequency 1`), as in the paper; CleanRL's
+  DDPG defaults to 2, an idea of TD3's.
+- `--layer-norm` adds layer normalisation where the paper used batch normalisation, which behaves
+  differently in training and acting and interacts badly with target networks.
+- `--num-envs N` collects N transitions per step and makes N updates, so one update per
+  transition, as in the paper, whatever N is. `--total-timesteps`, `--learning-starts` and
+  the logged step count environment transitions summed over all envs.
+"""
+
+import copy
+import itertools
+import json
+import math
+import os
+import random
+import re
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+import tyro
+from torch import nn
+from torch.utils.tensorboard import SummaryWriter
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment, part of the run directory's name"""
+    seed: int = 1
+    """seed of Python, NumPy, PyTorch and the environments"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`, so that CUDA runs repeat too"""
+    cuda: bool = True
+    """if toggled, train on CUDA when it is available (else on the CPU)"""
+    save_model: bool = False
+    """if toggled, save the networks to the run directory at the end and evaluate the saved actor"""
+    eval_episodes: int = 10
+    """number of deterministic episodes run by the final evaluation of the saved actor"""
+
+    # Algorithm arguments; the defaults are "Our DDPG" of Fujimoto et al. (2018), as CleanRL's, and the
+    # docstring gives the paper's (Lillicrap et al., 2016, section 7).
+    env_id: str = "Hopper-v4"
+    """the id of the environment: anything `gymnasium.make` accepts, including `my_package:MyEnv-v0`"""
+    total_timesteps: int = 1000000
+    """total environment transitions, summed over all envs"""
+    learning_rate: float = 3e-4
+    """the learning rate of the Adam optimizers of the actor and the critic"""
+    policy_lr: float | None = None
+    """the actor's learning rate, when it differs from --learning-rate (the paper: 1e-4)"""
+    q_lr: float | None = None
+    """the critic's learning rate, when it differs from --learning-rate (the paper: 1e-3)"""
+    num_envs: int = 1
+    """the number of parallel environments (one update per collected transition whatever the number)"""
+    buffer_size: int = int(1e6)
+    """the replay memory capacity, in transitions"""
+    gamma: float = 0.99
+    """the discount factor gamma"""
+    tau: float = 0.005
+    """target smoothing coefficient: theta' <- tau theta + (1 - tau) theta'"""
+    batch_size: int = 256
+    """the number of transitions sampled from the replay memory for each update"""
+    exploration_noise_type: Literal["gaussian", "ou", "parameter"] = "gaussian"
+    """exploration: Gaussian action noise, Ornstein-Uhlenbeck action noise (the paper), or adaptive parameter noise"""
+    exploration_noise: float = 0.1
+    """Gaussian noise std, or parameter noise's target action distance, as a fraction of the half-width"""
+    ou_theta: float = 0.15
+    """the OU process's mean-reversion rate theta (the paper: 0.15)"""
+    ou_sigma: float = 0.2
+    """the OU process's volatility sigma, as a fraction of the half-width (the paper: 0.2)"""
+    ou_dt: float = 1e-2
+    """the OU process's time step dt (OpenAI Baselines' 1e-2; its stationary std is sigma / sqrt(2 theta))"""
+    param_noise_initial_std: float = 0.1
+    """parameter noise: the initial std of the Gaussian added to the actor's weights"""
+    param_noise_adapt_every: int = 50
+    """parameter noise: adapt the weight-noise std every this many steps (Plappert et al.: 50)"""
+    learning_starts: int = int(25e3)
+    """transitions collected with uniformly random actions before learning starts"""
+    policy_frequency: int = 1
+    """the actor and the target networks are updated once every this many critic updates"""
+    hidden_sizes: tuple[int, int] = (256, 256)
+    """the sizes of the two hidden layers of the actor and the critic (the paper: 400 300)"""
+    critic_action_layer: int = 1
+    """where the action enters the critic: 1 = with the observation at the input, 2 = at the second layer (the paper)"""
+    critic_weight_decay: float = 0.0
+    """L2 weight decay on the critic's weights (the paper: 1e-2)"""
+    paper_init: bool = False
+    """if toggled, initialise the output layers uniformly in +-3e-3 (the paper); other layers are fan-in uniform anyway"""
+    layer_norm: bool = False
+    """if toggled, layer normalisation after each hidden layer of the actor and the critic"""
+
+
+def fail(message: str) -> None:
+    """End the run on bad input: one line on stderr and exit status 2, like argparse."""
+    print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def check_args(args: Args) -> None:
+    """Refuse impossible flag combinations before anything is built or written."""
+    if args.num_envs < 1:
+        fail(f"--num-envs must be at least 1, got {args.num_envs}")
+    if args.buffer_size < 1:
+        fail(f"--buffer-size must be at least 1, got {args.buffer_size}")
+    if not 1 <= args.batch_size <= args.buffer_size:
+        fail(f"--batch-size ({args.batch_size}) must be between 1 and --buffer-size ({args.buffer_size})")
+    if args.total_timesteps < 0 or args.learning_starts < 0:
+        fail("--total-timesteps and --learning-starts must not be negative")
+    if args.policy_frequency < 1:
+        fail(f"--policy-frequency must be at least 1, got {args.policy_frequency}")
+    if args.critic_action_layer not in (1, 2):
+        fail(f"--critic-action-layer must be 1 or 2, got {args.critic_action_layer}")
+    if min(args.hidden_sizes) < 1:
+        fail(f"--hidden-sizes must be positive, got {args.hidden_sizes}")
+    if args.exploration_noise < 0 or args.ou_sigma < 0 or args.ou_theta < 0:
+        fail("--exploration-noise, --ou-sigma and --ou-theta must not be negative")
+    if args.ou_dt <= 0 or args.param_noise_initial_std <= 0 or args.param_noise_adapt_every < 1:
+        fail("--ou-dt, --param-noise-initial-std and --param-noise-adapt-every must be positive")
+    if not 0.0 < args.tau <= 1.0:
+        fail(f"--tau must be in (0, 1], got {args.tau}")
+    if not 0.0 <= args.gamma <= 1.0:
+        fail(f"--gamma must be in [0, 1], got {args.gamma}")
+    if args.eval_episodes < 0:
+        fail(f"--eval-episodes must not be negative, got {args.eval_episodes}")
+
+
+# ---------------------------------------------------------------------------------------
+# Environment
+# ---------------------------------------------------------------------------------------
+def make_env(env_id: str):
+    """Return a thunk that builds one environment, as vector envs expect."""
+
+    def thunk() -> gym.Env:
+        env = gym.make(env_id)
+        if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
+            env = gym.wrappers.FlattenObservation(env)  # the networks take flat vectors
+        return env
+
+    return thunk
+
+
+def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
+    """N copies of the environment, with episode statistics, that reset in the same step.
+
+    SAME_STEP autoreset: when an episode ends, `step` returns the first observation of the
+    next episode and puts the last one of the ended episode in `infos["final_obs"]`. So every
+    step is a real transition and nothing is stored across the reset (gymnasium >= 1.0's
+    default, NEXT_STEP, instead spends one extra step on the reset and ignores its action).
+    """
+    try:
+        envs = gym.vector.SyncVectorEnv(
+            [make_env(env_id) for _ in range(num_envs)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
+        )
+    except (gym.error.Error, ModuleNotFoundError) as error:
+        fail(f"cannot make --env-id {env_id!r}: {str(error).splitlines()[0]}")
+    action_space = envs.single_action_space
+    if not isinstance(action_space, gym.spaces.Box):
+        envs.close()
+        fail(
+            f"{env_id} has a {action_space} action space; this script needs a continuous (Box) one; for discrete actions use DQN or PPO"
+        )
+    if not (np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high))):
+        envs.close()
+        fail(f"{env_id} has unbounded actions {action_space}; wrap it with gymnasium.wrappers.ClipAction")
+    return gym.wrappers.vector.RecordEpisodeStatistics(envs)
+
+
+# ---------------------------------------------------------------------------------------
+# Networks
+# ---------------------------------------------------------------------------------------
+def output_layer_init(layer: nn.Linear) -> None:
+    """The paper's output initialisation, uniform in +-3e-3, so that the first actions and Q-values are near zero."""
+    nn.init.uniform_(layer.weight, -3e-3, 3e-3)
+    nn.init.uniform_(layer.bias, -3e-3, 3e-3)
+
+
+class Actor(nn.Module):
+    """Deterministic policy mu(s): an MLP whose tanh output is rescaled to the action bounds.
+
+    PyTorch's default initialisation is the paper's fan-in one, uniform in +-1/sqrt(fan_in); with
+    `paper_init` the output layer starts in +-3e-3.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_low: np.ndarray,
+        action_high: np.ndarray,
+        hidden_sizes: tuple[int, int] = (256, 256),
+        layer_norm: bool = False,
+        paper_init: bool = False,
+    ):
+        super().__init__()
+        action_dim = len(action_low)
+        layers = []
+        for fan_in, fan_out in itertools.pairwise((obs_dim, *hidden_sizes)):
+            layers += [nn.Linear(fan_in, fan_out), nn.LayerNorm(fan_out) if layer_norm else nn.Identity(), nn.ReLU()]
+        self.net = nn.Sequential(*layers, nn.Linear(hidden_sizes[-1], action_dim), nn.Tanh())
+        if paper_init:
+            output_layer_init(self.net[-2])
+        # Per-dimension affine map from [-1, 1] to [low, high]; buffers, so saved with the weights.
+        low = torch.as_tensor(action_low, dtype=torch.float32)
+        high = torch.as_tensor(action_high, dtype=torch.float32)
+        self.register_buffer("action_scale", (high - low) / 2)
+        self.register_buffer("action_bias", (high + low) / 2)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs) * self.action_scale + self.action_bias
+
+
+class Critic(nn.Module):
+    """Q(s, a): an MLP with two hidden layers; the action joins the observation at the input
+    (`action_layer=1`) or, as in the paper, the first hidden layer's output (`action_layer=2`).
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        hidden_sizes: tuple[int, int] = (256, 256),
+        action_layer: int = 1,
+        layer_norm: bool = False,
+        paper_init: bool = False,
+    ):
+        super().__init__()
+        self.action_layer = action_layer
+        first_in = obs_dim + (action_dim if action_layer == 1 else 0)
+        second_in = hidden_sizes[0] + (action_dim if action_layer == 2 else 0)
+        self.layer1 = nn.Linear(first_in, hidden_sizes[0])
+        self.norm1 = nn.LayerNorm(hidden_sizes[0]) if layer_norm else nn.Identity()
+        self.layer2 = nn.Linear(second_in, hidden_sizes[1])
+        self.norm2 = nn.LayerNorm(hidden_sizes[1]) if layer_norm else nn.Identity()
+        self.output = nn.Linear(hidden_sizes[1], 1)
+        if paper_init:
+            output_layer_init(self.output)
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Return Q(s, a), shaped [batch]."""
+        x = torch.cat([obs, actions], dim=-1) if self.action_layer == 1 else obs
+        x = F.relu(self.norm1(self.layer1(x)))
+        if self.action_layer == 2:
+            x = torch.cat([x, actions], dim=-1)
+        x = F.relu(self.norm2(self.layer2(x)))
+        return self.output(x).squeeze(-1)
+
+
+# ---------------------------------------------------------------------------------------
+# Replay buffer
+# ---------------------------------------------------------------------------------------
+class ReplayBuffer:
+    """A circular buffer of transitions in preallocated tensors on the training device.
+
+    Stores `terminated` (the MDP ended: do not bootstrap), never `truncated` (a time limit cut
+    the episode: the state still has a future, so the target must bootstrap through it), and the
+    true next observation, also at the end of an episode.
+    """
+
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int, device: torch.device):
+        self.capacity, self.device = capacity, device
+        self.obs = torch.zeros((capacity, obs_dim), dtype=torch.float32, device=device)
+        self.next_obs = torch.zeros((capacity, obs_dim), dtype=torch.float32, device=device)
+        self.actions = torch.zeros((capacity, action_dim), dtype=torch.float32, device=device)
+        self.rewards = torch.zeros(capacity, dtype=torch.float32, device=device)
+        self.terminations = torch.zeros(capacity, dtype=torch.float32, device=device)
+        self.position = 0  # where the next transition goes
+        self.size = 0  # how many transitions are stored
+
+    def add(self, obs, next_obs, actions, rewards, terminations) -> None:
+        """Store a batch of transitions (one per env), overwriting the oldest when full."""
+        n = len(obs)
+        index = torch.arange(self.position, self.position + n, device=self.device) % self.capacity
+        for storage, values in (
+            (self.obs, obs),
+            (self.next_obs, next_obs),
+            (self.actions, actions),
+            (self.rewards, rewards),
+            (self.terminations, terminations),
+        ):
+            storage[index] = torch.as_tensor(values, dtype=torch.float32, device=self.device)
+        self.position = (self.position + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
+        """Draw `batch_size` transitions uniformly, with replacement, with one `torch.randint`."""
+        index = torch.randint(0, self.size, (batch_size,), device=self.device)
+        return {
+            "obs": self.obs[index],
+            "actions": self.actions[index],
+            "rewards": self.rewards[index],
+            "next_obs": self.next_obs[index],
+            "terminations": self.terminations[index],
+        }
+
+
+def real_next_obs(next_obs: np.ndarray, infos: dict) -> np.ndarray:
+    """The observation each env reached, which differs from `next_obs` where an episode ended.
+
+    With SAME_STEP autoreset, `next_obs[i]` of a finished env is already the next episode's first
+    observation; the state the action led to is in `infos["final_obs"][i]`.
+    """
+    if "final_obs" not in infos:
+        return next_obs
+    next_obs = next_obs.copy()
+    for i in np.flatnonzero(infos["_final_obs"]):
+        next_obs[i] = infos["final_obs"][i]
+    return next_obs
+
+
+# ---------------------------------------------------------------------------------------
+# Exploration
+# ---------------------------------------------------------------------------------------
+# Three ways to explore, with one interface: `noise(actor, obs)` returns the exploratory actions
+# (unclipped), and `noise.episodes_ended(ended, actor)` is told which envs just finished an episode.
+class GaussianActionNoise:
+    """a = mu(s) + N(0, sigma^2), independently at every step and in every dimension."""
+
+    def __init__(self, sigma: float):
+        self.sigma = sigma
+
+    def __call__(self, actor: Actor, obs: torch.Tensor) -> torch.Tensor:
+        actions = actor(obs)
+        return actions + torch.randn_like(actions) * self.sigma * actor.action_scale
+
+    def episodes_ended(self, ended: np.ndarray, actor: Actor) -> None:
+        pass  # no state to reset
+
+
+class OrnsteinUhlenbeckNoise:
+    """a = mu(s) + x_t, with x_t an Ornstein-Uhlenbeck process, one per env (the paper, section 7).
+
+    dx = theta (0 - x) dt + sigma dW, stepped with Euler-Maruyama: the noise drifts back to zero at
+    rate theta and is correlated in time, so a physical system moves in a direction for a while
+    instead of jittering. Its stationary variance is sigma^2 / (2 theta) in the continuous limit.
+    Each env's process restarts from zero at the end of its episodes.
+    """
+
+    def __init__(self, num_envs: int, action_dim: int, theta: float, sigma: float, dt: float, device: torch.device):
+        self.theta, self.sigma, self.dt = theta, sigma, dt
+        self.state = torch.zeros((num_envs, action_dim), device=device)
+
+    def step(self) -> torch.Tensor:
+        """Advance every env's process by dt and return the new state."""
+        drift = -self.theta * self.state * self.dt
+        diffusion = self.sigma * math.sqrt(self.dt) * torch.randn_like(self.state)
+        self.state = self.state + drift + diffusion
+        return self.state
+
+    def __call__(self, actor: Actor, obs: torch.Tensor) -> torch.Tensor:
+        return actor(obs) + self.step() * actor.action_scale
+
+    def episodes_ended(self, ended: np.ndarray, actor: Actor) -> None:
+        if ended.any():
+            self.state[torch.as_tensor(ended, device=self.state.device)] = 0.0
+
+
+class AdaptiveParameterNoise:
+    """Act with a copy of the actor whose weights carry Gaussian noise (Plappert et al., 2018).
+
+    Noise in the weights gives consistent, state-dependent exploration for a whole episode. Its std
+    adapts: every few steps, a fresh perturbation's action distance
+    d = sqrt(mean over dimensions of E_s[(mu(s) - mu~(s))^2]) (in units of the half-width) is
+    measured on replayed states; the std shrinks by 1.01 when d exceeds the target and grows
+    otherwise, so the exploration stays comparable to Gaussian action noise of that std.
+    The actor gets layer normalisation, which makes the same weight noise mean the same thing in
+    every layer. The perturbation is redrawn whenever an episode ends (any env's, with several).
+    """
+
+    ADAPTATION = 1.01  # the paper's alpha
+
+    def __init__(self, actor: Actor, initial_std: float, target_distance: float):
+        self.std, self.target_distance = initial_std, target_distance
+        self.perturbed_actor = self.perturbed_copy(actor)
+
+    @torch.no_grad()
+    def perturbed_copy(self, actor: Actor) -> Actor:
+        """The actor with N(0, std^2) added to each weight and bias (not to the layer norms' parameters)."""
+        perturbed = copy.deepcopy(actor).requires_grad_(False)
+        for module in perturbed.modules():
+            if isinstance(module, nn.Linear):
+                module.weight.add_(torch.randn_like(module.weight) * self.std)
+                module.bias.add_(torch.randn_like(module.bias) * self.std)
+        return perturbed
+
+    def __call__(self, actor: Actor, obs: torch.Tensor) -> torch.Tensor:
+        return self.perturbed_actor(obs)
+
+    def episodes_ended(self, ended: np.ndarray, actor: Actor) -> None:
+        if ended.any():
+            self.perturbed_actor = self.perturbed_copy(actor)
+
+    @torch.no_grad()
+    def adapt(self, actor: Actor, obs: torch.Tensor) -> float:
+        """Measure the action distance of a fresh perturbation, adapt the std, return the distance."""
+        difference = (actor(obs) - self.perturbed_copy(actor)(obs)) / actor.action_scale
+        distance = difference.pow(2).mean().sqrt().item()
+        self.std = self.std / self.ADAPTATION if distance > self.target_distance else self.std * self.ADAPTATION
+        return distance
+
+
+# ---------------------------------------------------------------------------------------
+# Update
+# ---------------------------------------------------------------------------------------
+def critic_target(batch, target_actor, target_critic, args: Args) -> torch.Tensor:
+    """The DDPG target y = r + gamma (1 - terminated) Q'(s', mu'(s')) (paper, algorithm 1), without gradient."""
+    with torch.no_grad():
+        # The target networks, which move slowly, keep the target from chasing the critic itself.
+        next_q = target_critic(batch["next_obs"], target_actor(batch["next_obs"]))
+        # `terminations` is 1 only where the MDP ended; time-limit truncations bootstrap.
+        return batch["rewards"] + args.gamma * (1.0 - batch["terminations"]) * next_q
+
+
+def critic_loss(batch, critic, target: torch.Tensor):
+    """Mean squared TD error L = E[(Q(s, a) - y)^2]."""
+    q_values = critic(batch["obs"], batch["actions"])
+    loss = (q_values - target).pow(2).mean()
+    return loss, q_values.detach().mean()
+
+
+def actor_loss(batch, actor, critic) -> torch.Tensor:
+    """Deterministic policy gradient (paper, eq. 6): maximise Q(s, mu(s))."""
+    return -critic(batch["obs"], actor(batch["obs"])).mean()
+
+
+@torch.no_grad()
+def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
+    """Polyak averaging theta' <- tau theta + (1 - tau) theta', as one fused lerp over all tensors."""
+    torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), tau)
+
+
+# ---------------------------------------------------------------------------------------
+# Evaluation and checkpoints
+# ---------------------------------------------------------------------------------------
+def evaluate(actor: Actor, env_id: str, episodes: int, seed: int, device: torch.device) -> list[float]:
+    """Run deterministic episodes (the actor's action, no noise) and return their returns."""
+    env = make_env(env_id)()
+    returns = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        episode_return, done = 0.0, False
+        while not done:
+            with torch.no_grad():
+                action = actor(torch.as_tensor(obs, dtype=torch.float32, device=device).unsqueeze(0))
+            obs, reward, terminated, truncated, _ = env.step(action.squeeze(0).cpu().numpy())
+            episode_return += float(reward)
+            done = terminated or truncated
+        returns.append(episode_return)
+    env.close()
+    return returns
+
+
+def build_actor(args: Args, obs_dim: int, action_low, action_high) -> Actor:
+    """The actor the arguments describe; parameter noise needs layer normalisation (see its class)."""
+    layer_norm = args.layer_norm or args.exploration_noise_type == "parameter"
+    return Actor(obs_dim, action_low, action_high, args.hidden_sizes, layer_norm, args.paper_init)
+
+
+def load_actor(path: str, obs_dim: int, action_low, action_high, device: torch.device) -> Actor:
+    """Rebuild the actor from a saved model; `weights_only=True` never runs code from the file."""
+    saved = torch.load(path, map_location=device, weights_only=True)
+    actor = build_actor(Args(**saved["args"]), obs_dim, action_low, action_high).to(device)
+    actor.load_state_dict(saved["actor"])
+    return actor
+
+
+# ---------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------
+PROGRESS_SECONDS = 5.0  # how often the progress line is printed
+LOG_EVERY_UPDATES = 100  # how often the losses are logged: reading them forces a device sync
+
+
+def format_duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Train; return the run directory, networks and replay buffer, for notebooks and tests."""
+    args = tyro.cli(Args, args=argv)
+    check_args(args)
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+
+    envs = make_vector_env(args.env_id, args.num_envs)
+    obs_dim = int(np.prod(envs.single_observation_space.shape))
+    action_low, action_high = envs.single_action_space.low, envs.single_action_space.high
+    action_dim = len(action_low)
+
+    run_name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', args.env_id)}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    run_dir = os.path.join("runs", run_name)
+    suffix = 1
+    while os.path.exists(run_dir):  # two runs started in the same second must not share a log
+        run_dir, suffix = os.path.join("runs", f"{run_name}_{suffix}"), suffix + 1
+    writer = SummaryWriter(run_dir)
+    with open(os.path.join(run_dir, "args.json"), "w") as file:
+        json.dump(asdict(args), file, indent=2)
+    writer.add_text(
+        "hyperparameters",
+        "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items()),
+    )
+    print(f"run directory: {run_dir} (device: {device})", flush=True)
+
+    actor = build_actor(args, obs_dim, action_low, action_high).to(device)
+    critic = Critic(
+        obs_dim, action_dim, args.hidden_sizes, args.critic_action_layer, args.layer_norm, args.paper_init
+    ).to(device)
+    # Target networks start as copies and only follow the online networks slowly (soft updates).
+    target_actor = copy.deepcopy(actor).requires_grad_(False)
+    target_critic = copy.deepcopy(critic).requires_grad_(False)
+    # fused Adam updates all of a network's tensors in one kernel (faster than the default here).
+    policy_lr = args.learning_rate if args.policy_lr is None else args.policy_lr
+    q_lr = args.learning_rate if args.q_lr is None else args.q_lr
+    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=policy_lr, fused=True)
+    # The paper's L2 penalty applies to the critic's weight matrices, not to biases and layer norms.
+    decayed = [p for p in critic.parameters() if p.ndim == 2]
+    others = [p for p in critic.parameters() if p.ndim != 2]
+    critic_optimizer = torch.optim.Adam(
+        [{"params": decayed, "weight_decay": args.critic_weight_decay}, {"params": others}],
+        lr=q_lr,
+        fused=True,
+    )
+    buffer = ReplayBuffer(args.buffer_size, obs_dim, action_dim, device)
+    low = torch.as_tensor(action_low, dtype=torch.float32, device=device)
+    high = torch.as_tensor(action_high, dtype=torch.float32, device=device)
+    if args.exploration_noise_type == "gaussian":
+        exploration = GaussianActionNoise(args.exploration_noise)
+    elif args.exploration_noise_type == "ou":
+        exploration = OrnsteinUhlenbeckNoise(
+            args.num_envs, action_dim, args.ou_theta, args.ou_sigma, args.ou_dt, device
+        )
+    else:
+        exploration = AdaptiveParameterNoise(actor, args.param_noise_initial_std, args.exploration_noise)
+
+    envs.action_space.seed(args.seed)
+    obs, _ = envs.reset(seed=args.seed)
+    global_step, num_updates = 0, 0
+    recent_returns: deque[float] = deque(maxlen=10)
+    start_time = last_print_time = time.time()
+    last_print_step = 0
+    learning_start_time, learning_start_step = None, 0
+    try:
+        while global_step < args.total_timesteps:
+            # Act: uniformly random actions first, to fill the buffer with diverse data, then the
+            # policy with exploration noise scaled to each dimension, clipped to the bounds.
+            if global_step < args.learning_starts:
+                actions = envs.action_space.sample()
+            else:
+                with torch.no_grad():
+                    noisy_actions = exploration(actor, torch.as_tensor(obs, dtype=torch.float32, device=device))
+                    actions = noisy_actions.clamp(low, high).cpu().numpy()
+
+            # `truncations` (time limits) are not stored: the state after a cut-off still has a
+            # future, so its target bootstraps; only `terminations` end the return.
+            next_obs, rewards, terminations, truncations, infos = envs.step(actions)
+            global_step += args.num_envs
+
+            # Several envs can finish on the same step: log every finished episode.
+            if "episode" in infos:
+                for i in np.flatnonzero(infos["_episode"]):
+                    episodic_return = float(infos["episode"]["r"][i])
+                    recent_returns.append(episodic_return)
+                    writer.add_scalar("charts/episodic_return", episodic_return, global_step)
+                    writer.add_scalar("charts/episodic_length", int(infos["episode"]["l"][i]), global_step)
+
+            buffer.add(obs, real_next_obs(next_obs, infos), actions, rewards, terminations)
+            obs = next_obs
+            exploration.episodes_ended(terminations | truncations, actor)
+
+            if global_step >= args.learning_starts:
+                if learning_start_time is None:
+                    learning_start_time, learning_start_step = time.time(), global_step
+                for _ in range(args.num_envs):  # one update per collected transition
+                    batch = buffer.sample(args.batch_size)
+                    target = critic_target(batch, target_actor, target_critic, args)
+                    qf_loss, qf_values = critic_loss(batch, critic, target)
+                    critic_optimizer.zero_grad(set_to_none=True)
+                    qf_loss.backward()
+                    critic_optimizer.step()
+                    num_updates += 1
+
+                    # The actor and the targets move once per `policy_frequency` critic updates (1: every time).
+                    if num_updates % args.policy_frequency == 0:
+                        policy_loss = actor_loss(batch, actor, critic)
+                        actor_optimizer.zero_grad(set_to_none=True)
+                        # Gradients for the actor's weights only: the critic is not trained here,
+                        # so computing its weight gradients would be wasted work.
+                        policy_loss.backward(inputs=list(actor.parameters()))
+                        actor_optimizer.step()
+                        soft_update(target_actor, actor, args.tau)
+                        soft_update(target_critic, critic, args.tau)
+
+                    if args.exploration_noise_type == "parameter" and num_updates % args.param_noise_adapt_every == 0:
+                        distance = exploration.adapt(actor, batch["obs"])
+                        writer.add_scalar("charts/param_noise_distance", distance, global_step)
+                        writer.add_scalar("charts/param_noise_std", exploration.std, global_step)
+
+                    if num_updates % LOG_EVERY_UPDATES == 0:
+                        writer.add_scalar("losses/qf1_values", qf_values.item(), global_step)
+                        writer.add_scalar("losses/qf1_loss", qf_loss.item(), global_step)
+                        writer.add_scalar("losses/qf_loss", qf_loss.item(), global_step)
+                        if num_updates >= args.policy_frequency:
+                            writer.add_scalar("losses/actor_loss", policy_loss.item(), global_step)
+
+            now = time.time()
+            if now - last_print_time >= PROGRESS_SECONDS or global_step >= args.total_timesteps:
+                sps = (global_step - last_print_step) / max(now - last_print_time, 1e-9)
+                writer.add_scalar("charts/SPS", sps, global_step)
+                eta = format_duration((args.total_timesteps - global_step) / max(sps, 1e-9))
+                mean_return = f"{np.mean(recent_returns):.1f}" if recent_returns else "n/a"
+                print(
+                    f"step {global_step:>9,}/{args.total_timesteps:,} ({100 * global_step / args.total_timesteps:5.1f}%)"
+                    f" | {sps:6.0f} SPS | ETA {eta} | return {mean_return} (last {len(recent_returns)} episodes)",
+                    flush=True,
+                )
+                last_print_time, last_print_step = now, global_step
+
+        elapsed = time.time() - start_time
+        summary = f"trained {global_step:,} steps in {format_duration(elapsed)}"
+        if learning_start_time is not None and global_step > learning_start_step:
+            learning_sps = (global_step - learning_start_step) / (time.time() - learning_start_time)
+            summary += f"; {learning_sps:.1f} SPS after learning_starts"
+        print(summary, flush=True)
+
+        if args.save_model:
+            model_path = os.path.join(run_dir, f"{args.exp_name}.pt")
+            networks = {"actor": actor, "critic": critic, "target_actor": target_actor, "target_critic": target_critic}
+            torch.save({name: net.state_dict() for name, net in networks.items()} | {"args": asdict(args)}, model_path)
+            print(f"model saved to {model_path}", flush=True)
+            saved_actor = load_actor(model_path, obs_dim, action_low, action_high, device)
+            returns = evaluate(saved_actor, args.env_id, args.eval_episodes, args.seed + 1_000_000, device)
+            for episode, episodic_return in enumerate(returns):
+                writer.add_scalar("eval/episodic_return", episodic_return, episode)
+            if returns:
+                print(f"evaluation over {len(returns)} episodes: {np.mean(returns):.1f} +- {np.std(returns):.1f}")
+        return {"run_dir": run_dir, "args": args, "actor": actor, "critic": critic, "buffer": buffer}
+    finally:
+        envs.close()
+        writer.close()
+
+
+if __name__ == "__main__":
+    main()
