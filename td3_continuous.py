@@ -106,6 +106,8 @@ def check_args(args: Args) -> None:
         fail("--total-timesteps and --learning-starts must not be negative")
     if args.policy_frequency < 1:
         fail(f"--policy-frequency must be at least 1, got {args.policy_frequency}")
+    if args.exploration_noise < 0 or args.policy_noise < 0 or args.noise_clip < 0:
+        fail("--exploration-noise, --policy-noise and --noise-clip must not be negative")
     if not 0.0 < args.tau <= 1.0:
         fail(f"--tau must be in (0, 1], got {args.tau}")
     if not 0.0 <= args.gamma <= 1.0:

@@ -31,7 +31,10 @@ OWN_BAD_FLAGS = {
         (["--ou-dt", "0"], "--ou-dt, --param-noise-initial-std and --param-noise-adapt-every must be positive"),
         (["--param-noise-adapt-every", "0"], "--ou-dt, --param-noise-initial-std and --param-noise-adapt-every"),
     ],
-    "td3_continuous.py": [],
+    "td3_continuous.py": [
+        (["--policy-noise", "-0.2"], "--exploration-noise, --policy-noise and --noise-clip must not be negative"),
+        (["--noise-clip", "-1"], "--exploration-noise, --policy-noise and --noise-clip must not be negative"),
+    ],
     "sac_continuous.py": [
         (["--target-network-frequency", "0"], "--target-network-frequency must be at least 1, got 0"),
         (["--no-autotune", "--alpha", "-0.1"], "--alpha must not be negative, got -0.1"),

@@ -6,7 +6,7 @@ import shlex
 import numpy as np
 import pytest
 import torch
-from helpers import load_script, read_scalars
+from helpers import ROOT, load_script, read_scalars
 
 ddpg = load_script("ddpg_continuous.py")
 CPU = torch.device("cpu")
@@ -141,3 +141,8 @@ def test_each_noise_type_runs_end_to_end(noise_type):
     assert ("charts/param_noise_std" in scalars) == (noise_type == "parameter")
     policy_actions = result["buffer"].actions[200:600]
     assert policy_actions.abs().max() <= 2.0 and policy_actions.std() > 0.05
+
+
+def test_the_readme_gives_the_same_paper_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "python ddpg_continuous.py " + " ".join(paper_command()) in readme
