@@ -27,12 +27,15 @@ Differences from the paper, and why:
 """
 
 import copy
+import glob
 import itertools
 import json
 import math
 import os
+import pickle
 import random
 import re
+import signal
 import sys
 import time
 from collections import deque
@@ -59,8 +62,32 @@ class Args:
     """if toggled, train on CUDA when it is available (else on the CPU)"""
     save_model: bool = False
     """if toggled, save the networks to the run directory at the end and evaluate the saved actor"""
+    checkpoint_frequency: int = 0
+    """write a full training checkpoint (networks, optimizers, buffer, RNG states) every this many steps; 0: never"""
+    checkpoint_buffer: bool = True
+    """if toggled, checkpoints include the replay buffer, so that a resumed run continues exactly (larger files)"""
+    checkpoint_keep: int = 3
+    """the number of latest checkpoints kept in the run directory's `checkpoints/`"""
+    resume: str | None = None
+    """continue the run of this checkpoint file, or of the latest checkpoint in this run directory"""
+    eval_frequency: int = 0
+    """evaluate the actor every this many steps and at the end (0: only at the end, with --save-model)"""
     eval_episodes: int = 10
-    """number of deterministic episodes run by the final evaluation of the saved actor"""
+    """the number of deterministic episodes of each evaluation"""
+    eval_only: bool = False
+    """if toggled, evaluate --checkpoint instead of training, and print the mean return"""
+    checkpoint: str | None = None
+    """what --eval-only evaluates: a checkpoint, a saved model (--save-model's file) or a run directory"""
+    capture_video: bool = False
+    """if toggled, record videos of the first env into the run's `videos/` (with --eval-only: every episode)"""
+    stop_on_nonfinite: bool = True
+    """if toggled, a NaN or infinite loss stops the run and checkpoints the last good state"""
+    track: bool = False
+    """if toggled, also log to Weights & Biases (`pip install wandb`; WANDB_MODE=offline needs no network)"""
+    wandb_project_name: str = "cleanRL"
+    """the Weights & Biases project"""
+    wandb_entity: str | None = None
+    """the Weights & Biases entity (user or team)"""
 
     # Algorithm arguments; the defaults are the paper's (Haarnoja et al., 2018, table 1), except where
     # CleanRL's differ (learning rates, learning starts, policy frequency; see the docstring).
@@ -122,16 +149,24 @@ def check_args(args: Args) -> None:
         fail(f"--gamma must be in [0, 1], got {args.gamma}")
     if args.eval_episodes < 0:
         fail(f"--eval-episodes must not be negative, got {args.eval_episodes}")
+    if args.checkpoint_frequency < 0 or args.eval_frequency < 0:
+        fail("--checkpoint-frequency and --eval-frequency must not be negative (0 turns them off)")
+    if args.checkpoint_keep < 1:
+        fail(f"--checkpoint-keep must be at least 1, got {args.checkpoint_keep}")
 
 
 # ---------------------------------------------------------------------------------------
 # Environment
 # ---------------------------------------------------------------------------------------
-def make_env(env_id: str):
-    """Return a thunk that builds one environment, as vector envs expect."""
+def make_env(env_id: str, video_dir: str | None = None, record_every_episode: bool = False):
+    """Return a thunk that builds one environment, as vector envs expect; with `video_dir`, filmed."""
 
     def thunk() -> gym.Env:
-        env = gym.make(env_id)
+        env = gym.make(env_id, render_mode="rgb_array") if video_dir else gym.make(env_id)
+        if video_dir:
+            # Every episode, or gymnasium's default: episodes 0, 1, 8, 27, ..., 1000, 2000, 3000, ...
+            trigger = (lambda episode: True) if record_every_episode else None
+            env = gym.wrappers.RecordVideo(env, video_dir, episode_trigger=trigger, disable_logger=True)
         if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
             env = gym.wrappers.FlattenObservation(env)  # the networks take flat vectors
         return env
@@ -139,8 +174,8 @@ def make_env(env_id: str):
     return thunk
 
 
-def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
-    """N copies of the environment, with episode statistics, that reset in the same step.
+def make_vector_env(env_id: str, num_envs: int, video_dir: str | None = None) -> gym.vector.VectorEnv:
+    """N copies of the environment, with episode statistics, that reset in the same step; the first filmed.
 
     SAME_STEP autoreset: when an episode ends, `step` returns the first observation of the
     next episode and puts the last one of the ended episode in `infos["final_obs"]`. So every
@@ -149,7 +184,8 @@ def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     """
     try:
         envs = gym.vector.SyncVectorEnv(
-            [make_env(env_id) for _ in range(num_envs)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
+            [make_env(env_id, video_dir if i == 0 else None) for i in range(num_envs)],
+            autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
         )
     except (gym.error.Error, ModuleNotFoundError) as error:
         fail(f"cannot make --env-id {env_id!r}: {str(error).splitlines()[0]}")
@@ -277,6 +313,19 @@ class ReplayBuffer:
         self.position = (self.position + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
+    FIELDS = ("obs", "next_obs", "actions", "rewards", "terminations")
+
+    def state_dict(self) -> dict:
+        """The stored transitions (copies of the filled part only) and the write position."""
+        return {"position": self.position, "size": self.size} | {
+            name: getattr(self, name)[: self.size].clone() for name in self.FIELDS
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.position, self.size = state["position"], state["size"]
+        for name in self.FIELDS:
+            getattr(self, name)[: self.size] = state[name].to(self.device)
+
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
         """Draw `batch_size` transitions uniformly, with replacement, with one `torch.randint`."""
         index = torch.randint(0, self.size, (batch_size,), device=self.device)
@@ -342,6 +391,16 @@ def temperature_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor, target_ent
     return -(log_alpha.exp() * (log_prob + target_entropy)).mean()
 
 
+class NonFiniteLoss(Exception):
+    """A loss became NaN or infinite: training has diverged."""
+
+
+def check_finite(name: str, loss: torch.Tensor, global_step: int) -> None:
+    """Stop before a NaN or infinite loss reaches the weights (reading it costs a device sync on CUDA)."""
+    if not torch.isfinite(loss):
+        raise NonFiniteLoss(f"{name} is {loss.item()} at step {global_step}")
+
+
 @torch.no_grad()
 def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     """Polyak averaging theta' <- tau theta + (1 - tau) theta', as one fused lerp over all tensors."""
@@ -351,9 +410,11 @@ def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
 # ---------------------------------------------------------------------------------------
 # Evaluation and checkpoints
 # ---------------------------------------------------------------------------------------
-def evaluate(actor: Actor, env_id: str, episodes: int, seed: int, device: torch.device) -> list[float]:
+def evaluate(
+    actor: Actor, env_id: str, episodes: int, seed: int, device: torch.device, video_dir: str | None = None
+) -> list[float]:
     """Run deterministic episodes (the actor's action, no noise) and return their returns."""
-    env = make_env(env_id)()
+    env = make_env(env_id, video_dir, record_every_episode=True)()
     returns = []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
@@ -369,11 +430,128 @@ def evaluate(actor: Actor, env_id: str, episodes: int, seed: int, device: torch.
     return returns
 
 
-def load_actor(path: str, obs_dim: int, action_low, action_high, device: torch.device) -> Actor:
-    """Rebuild the actor from a saved model; `weights_only=True` never runs code from the file."""
-    actor = Actor(obs_dim, action_low, action_high).to(device)
-    actor.load_state_dict(torch.load(path, map_location=device, weights_only=True)["actor"])
-    return actor
+def build_actor(args: Args, obs_dim: int, action_low: np.ndarray, action_high: np.ndarray) -> Actor:
+    """The actor the arguments describe (for training, and for evaluating a saved one)."""
+    return Actor(obs_dim, action_low, action_high)
+
+
+CHECKPOINT_FORMAT = f"{os.path.basename(__file__)} v1"  # marks the files this script writes
+# Flags that may differ when a run resumes or is evaluated; all the others define the experiment.
+RUN_CONTROL_FLAGS = {
+    "total_timesteps", "cuda", "save_model", "checkpoint_frequency", "checkpoint_buffer", "checkpoint_keep",
+    "resume", "eval_frequency", "eval_episodes", "eval_only", "checkpoint", "capture_video",
+    "stop_on_nonfinite", "track", "wandb_project_name", "wandb_entity",
+}  # fmt: skip
+
+
+def rng_state(envs: gym.vector.VectorEnv) -> dict:
+    """Every random number generator the training loop draws from, as tensors and plain Python values."""
+    numpy_state = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": (numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "action_space": envs.action_space.np_random.bit_generator.state,
+    }
+
+
+def set_rng_state(state: dict, envs: gym.vector.VectorEnv) -> None:
+    random.setstate(state["python"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    envs.action_space.np_random.bit_generator.state = state["action_space"]
+
+
+def write_checkpoint(run_dir: str, global_step: int, state: dict, keep: int) -> str:
+    """Write `checkpoints/step_<n>.pt` atomically and keep the latest `keep` checkpoints.
+
+    The file is written under a temporary name, flushed to disk, then renamed: a rename is atomic,
+    so a crash while writing leaves the previous checkpoints whole and no half-written one.
+    """
+    directory = os.path.join(run_dir, "checkpoints")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"step_{global_step:012d}.pt")  # zero-padded: names sort by step
+    with open(path + ".tmp", "wb") as file:
+        torch.save(state, file)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(path + ".tmp", path)
+    for old in sorted(glob.glob(os.path.join(directory, "step_*.pt")))[:-keep]:
+        os.remove(old)
+    return path
+
+
+def find_checkpoint(path: str) -> str:
+    """A checkpoint file as given, or the latest checkpoint of a run directory."""
+    if os.path.isdir(path):
+        checkpoints = sorted(glob.glob(os.path.join(path, "checkpoints", "step_*.pt")))
+        if not checkpoints:
+            fail(f"{path} holds no checkpoints (in {os.path.join(path, 'checkpoints')})")
+        return checkpoints[-1]
+    if not os.path.isfile(path):
+        fail(f"no such checkpoint: {path}")
+    return path
+
+
+def read_checkpoint(path: str) -> dict:
+    """Load a checkpoint or saved model of this script.
+
+    `weights_only=True` restricts unpickling to tensors and plain containers: a file that holds
+    code (a malicious pickle) is refused instead of run.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        fail(f"cannot load {path}: not a file this script wrote, or damaged ({reason[:200]})")
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        fail(f"cannot load {path}: it was not written by {os.path.basename(__file__)}")
+    return state
+
+
+def args_from_checkpoint(argv: list[str] | None, saved_args: dict, source: str, may_change: set[str]) -> Args:
+    """The checkpoint's arguments, overridden by the flags given now; refuse changes to the experiment."""
+    try:
+        saved = Args(**saved_args)
+    except TypeError:
+        fail(f"{source} was written by another version of {os.path.basename(__file__)}")
+    args = tyro.cli(Args, args=argv, default=saved)
+    changed = [name for name, value in asdict(args).items() if name not in may_change and value != saved_args[name]]
+    if changed:
+        flags = ", ".join("--" + name.replace("_", "-") for name in changed)
+        fail(f"{source} was trained with other values of {flags}: drop them to use it, or start a new run")
+    return args
+
+
+def check_shapes(state: dict, obs_dim: int, action_dim: int, env_id: str) -> None:
+    if (state["obs_dim"], state["action_dim"]) != (obs_dim, action_dim):
+        fail(
+            f"the checkpoint is for observations of size {state['obs_dim']} and actions of size "
+            f"{state['action_dim']}; {env_id} has {obs_dim} and {action_dim}"
+        )
+
+
+def evaluate_checkpoint(args: Args, state: dict, path: str, device: torch.device) -> None:
+    """--eval-only: run deterministic episodes of a checkpoint's or saved model's actor, print mean +- std."""
+    envs = make_vector_env(args.env_id, 1)
+    obs_dim = int(np.prod(envs.single_observation_space.shape))
+    action_low, action_high = envs.single_action_space.low, envs.single_action_space.high
+    envs.close()
+    check_shapes(state, obs_dim, len(action_low), args.env_id)
+    actor = build_actor(args, obs_dim, action_low, action_high).to(device)
+    actor.load_state_dict(state["networks"]["actor"])
+    run_dir = os.path.dirname(os.path.abspath(path))
+    if os.path.basename(run_dir) == "checkpoints":
+        run_dir = os.path.dirname(run_dir)
+    video_dir = os.path.join(run_dir, "videos", "eval") if args.capture_video else None
+    returns = evaluate(actor, args.env_id, args.eval_episodes, args.seed + 1_000_000, device, video_dir)
+    print(f"{args.env_id}: {np.mean(returns):.1f} +- {np.std(returns):.1f} over {len(returns)} episodes", flush=True)
+    if video_dir:
+        print(f"videos in {video_dir}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -389,9 +567,23 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}"
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Train; return the run directory, networks and replay buffer, for notebooks and tests."""
+def main(argv: list[str] | None = None) -> dict | None:
+    """Train (or evaluate, with --eval-only); return the run directory, networks and buffer, for notebooks and tests."""
     args = tyro.cli(Args, args=argv)
+    checkpoint, checkpoint_path = None, None
+    if args.resume is not None and args.eval_only:
+        fail("--resume continues training and --eval-only evaluates: give one of them")
+    if args.resume is not None or args.eval_only:
+        if args.eval_only and args.checkpoint is None:
+            fail("--eval-only needs --checkpoint PATH (a checkpoint, a saved model or a run directory)")
+        source = args.resume if args.resume is not None else args.checkpoint
+        checkpoint_path = find_checkpoint(source)
+        checkpoint = read_checkpoint(checkpoint_path)
+        if args.resume is not None and "buffer" not in checkpoint:
+            fail(f"{checkpoint_path} is a saved model, not a training checkpoint: it cannot be resumed")
+        # Evaluating may use another env with the same shapes, and another seed.
+        may_change = RUN_CONTROL_FLAGS | ({"env_id", "seed"} if args.eval_only else set())
+        args = args_from_checkpoint(argv, checkpoint["args"], checkpoint_path, may_change)
     check_args(args)
 
     random.seed(args.seed)
@@ -399,27 +591,58 @@ def main(argv: list[str] | None = None) -> dict:
     torch.manual_seed(args.seed)
     torch.backends.cudnn.deterministic = args.torch_deterministic
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    if args.capture_video:
+        os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo renders headless (a desktop may set glfw)
+    if args.eval_only:
+        evaluate_checkpoint(args, checkpoint, checkpoint_path, device)
+        return None
 
-    envs = make_vector_env(args.env_id, args.num_envs)
+    if checkpoint is None:
+        run_name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', args.env_id)}__{args.exp_name}__{args.seed}__{int(time.time())}"
+        run_dir = os.path.join("runs", run_name)
+        suffix = 1
+        while os.path.exists(run_dir):  # two runs started in the same second must not share a log
+            run_dir, suffix = os.path.join("runs", f"{run_name}_{suffix}"), suffix + 1
+        start_step = 0
+    else:  # the run directory holds `checkpoints/`, wherever it has been moved
+        run_dir = os.path.dirname(os.path.dirname(os.path.abspath(checkpoint_path)))
+        start_step = checkpoint["global_step"]
+    video_dir = None
+    if args.capture_video:
+        video_dir = os.path.join(run_dir, "videos" if start_step == 0 else f"videos_from_step_{start_step}")
+    envs = make_vector_env(args.env_id, args.num_envs, video_dir)
     obs_dim = int(np.prod(envs.single_observation_space.shape))
     action_low, action_high = envs.single_action_space.low, envs.single_action_space.high
     action_dim = len(action_low)
+    if checkpoint is not None:
+        check_shapes(checkpoint, obs_dim, action_dim, args.env_id)
 
-    run_name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', args.env_id)}__{args.exp_name}__{args.seed}__{int(time.time())}"
-    run_dir = os.path.join("runs", run_name)
-    suffix = 1
-    while os.path.exists(run_dir):  # two runs started in the same second must not share a log
-        run_dir, suffix = os.path.join("runs", f"{run_name}_{suffix}"), suffix + 1
-    writer = SummaryWriter(run_dir)
+    tracking = None
+    if args.track:
+        import wandb  # optional: only --track needs it
+
+        tracking = wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=asdict(args),
+            name=os.path.basename(run_dir),
+            id=re.sub(r"[^A-Za-z0-9_-]", "_", os.path.basename(run_dir)),  # resuming continues the same W&B run
+            resume="allow",
+            save_code=True,
+        )
+    # `purge_step` drops events that a killed run logged after its last checkpoint: no step twice.
+    writer = SummaryWriter(run_dir, purge_step=start_step + 1 if start_step else None)
     with open(os.path.join(run_dir, "args.json"), "w") as file:
         json.dump(asdict(args), file, indent=2)
-    writer.add_text(
-        "hyperparameters",
-        "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items()),
-    )
+    if start_step == 0:
+        writer.add_text(
+            "hyperparameters",
+            "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items()),
+        )
     print(f"run directory: {run_dir} (device: {device})", flush=True)
 
-    actor = Actor(obs_dim, action_low, action_high).to(device)
+    actor = build_actor(args, obs_dim, action_low, action_high).to(device)
     critic = TwinCritic(obs_dim, action_dim).to(device)
     # Target networks start as copies and only follow the online networks slowly (soft updates).
     # SAC has no target actor: its target samples the next action from the current policy.
@@ -433,17 +656,69 @@ def main(argv: list[str] | None = None) -> dict:
     target_entropy = -float(action_dim)
     log_alpha = torch.zeros((), device=device, requires_grad=True)
     alpha_optimizer = torch.optim.Adam([log_alpha], lr=args.q_lr)
+    # Everything a checkpoint saves and a resumed run restores, by name.
+    networks = {"actor": actor, "critic": critic, "target_critic": target_critic}
+    optimizers = {"actor": actor_optimizer, "critic": critic_optimizer, "alpha": alpha_optimizer}
+
+    global_step, num_updates = start_step, 0
+    recent_returns: deque[float] = deque(maxlen=10)
+    if checkpoint is None:
+        envs.action_space.seed(args.seed)
+        obs, _ = envs.reset(seed=args.seed)
+    else:
+        for name, network in networks.items():
+            network.load_state_dict(checkpoint["networks"][name])
+        for name, optimizer in optimizers.items():
+            optimizer.load_state_dict(checkpoint["optimizers"][name])
+        if checkpoint["buffer"] is not None:
+            buffer.load_state_dict(checkpoint["buffer"])
+        with torch.no_grad():
+            log_alpha.copy_(checkpoint["log_alpha"])
+        num_updates = checkpoint["num_updates"]
+        recent_returns.extend(checkpoint["recent_returns"])
+        # The environments cannot be saved: they start new episodes, with seeds of their own.
+        obs, _ = envs.reset(seed=args.seed + start_step)
+        set_rng_state(checkpoint["rng"], envs)
+        print(f"resumed from {checkpoint_path} at step {start_step:,}", flush=True)
     alpha = log_alpha.exp().detach() if args.autotune else torch.tensor(args.alpha, device=device)
 
-    envs.action_space.seed(args.seed)
-    obs, _ = envs.reset(seed=args.seed)
-    global_step, num_updates = 0, 0
-    recent_returns: deque[float] = deque(maxlen=10)
+    def training_state() -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "args": asdict(args),
+            "obs_dim": obs_dim,
+            "action_dim": action_dim,
+            "global_step": global_step,
+            "num_updates": num_updates,
+            "recent_returns": list(recent_returns),
+            "networks": {name: network.state_dict() for name, network in networks.items()},
+            "log_alpha": log_alpha.detach().clone(),
+            "optimizers": {name: optimizer.state_dict() for name, optimizer in optimizers.items()},
+            "rng": rng_state(envs),
+            "buffer": buffer.state_dict() if args.checkpoint_buffer else None,
+        }
+
+    # SIGINT (Ctrl-C) and SIGTERM (schedulers, `kill`) end the current step, then stop cleanly;
+    # a second signal stops at once.
+    stop_signal = None
+
+    def request_stop(signum, frame):
+        nonlocal stop_signal
+        if stop_signal is not None:
+            raise KeyboardInterrupt
+        stop_signal = signum
+        print(f"\n{signal.Signals(signum).name}: stopping after this step (again to stop at once)", flush=True)
+
+    def crossed(frequency: int) -> bool:
+        """Whether this step passed a multiple of `frequency` (global_step moves by num_envs at a time)."""
+        return frequency > 0 and global_step // frequency > (global_step - args.num_envs) // frequency
+
+    previous_handlers = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     start_time = last_print_time = time.time()
-    last_print_step = 0
+    last_print_step = global_step
     learning_start_time, learning_start_step = None, 0
     try:
-        while global_step < args.total_timesteps:
+        while global_step < args.total_timesteps and stop_signal is None:
             # Act: uniformly random actions first, to fill the buffer with diverse data, then
             # actions sampled from the policy, whose own randomness explores.
             if global_step < args.learning_starts:
@@ -476,6 +751,8 @@ def main(argv: list[str] | None = None) -> dict:
                     batch = buffer.sample(args.batch_size)
                     target = critic_target(batch, actor, target_critic, args, alpha)
                     qf_loss, qf_losses, qf_values = critic_loss(batch, critic, target)
+                    if args.stop_on_nonfinite:
+                        check_finite("qf_loss", qf_loss, global_step)
                     critic_optimizer.zero_grad(set_to_none=True)
                     qf_loss.backward()
                     critic_optimizer.step()
@@ -486,6 +763,8 @@ def main(argv: list[str] | None = None) -> dict:
                     if num_updates % args.policy_frequency == 0:
                         for _ in range(args.policy_frequency):
                             policy_loss, log_prob = actor_loss(batch, actor, critic, alpha)
+                            if args.stop_on_nonfinite:
+                                check_finite("actor_loss", policy_loss, global_step)
                             actor_optimizer.zero_grad(set_to_none=True)
                             # Gradients for the actor's weights only: the critic is not trained here,
                             # so computing its weight gradients would be wasted work.
@@ -493,6 +772,8 @@ def main(argv: list[str] | None = None) -> dict:
                             actor_optimizer.step()
                             if args.autotune:
                                 alpha_loss = temperature_loss(log_alpha, log_prob, target_entropy)
+                                if args.stop_on_nonfinite:
+                                    check_finite("alpha_loss", alpha_loss, global_step)
                                 alpha_optimizer.zero_grad(set_to_none=True)
                                 alpha_loss.backward()
                                 alpha_optimizer.step()
@@ -514,6 +795,15 @@ def main(argv: list[str] | None = None) -> dict:
                             if args.autotune:
                                 writer.add_scalar("losses/alpha_loss", alpha_loss.item(), global_step)
 
+            if crossed(args.eval_frequency) and global_step < args.total_timesteps:
+                returns = evaluate(actor, args.env_id, args.eval_episodes, args.seed + 1_000_000, device)
+                writer.add_scalar("eval/episodic_return", np.mean(returns), global_step)
+                print(
+                    f"evaluation at step {global_step:,}: {np.mean(returns):.1f} +- {np.std(returns):.1f}", flush=True
+                )
+            if crossed(args.checkpoint_frequency):
+                write_checkpoint(run_dir, global_step, training_state(), args.checkpoint_keep)
+
             now = time.time()
             if now - last_print_time >= PROGRESS_SECONDS or global_step >= args.total_timesteps:
                 sps = (global_step - last_print_step) / max(now - last_print_time, 1e-9)
@@ -527,29 +817,52 @@ def main(argv: list[str] | None = None) -> dict:
                 )
                 last_print_time, last_print_step = now, global_step
 
+        if stop_signal is not None:
+            if args.checkpoint_frequency > 0:
+                path = write_checkpoint(run_dir, global_step, training_state(), args.checkpoint_keep)
+                print(f"stopped at step {global_step:,}; checkpoint {path}", flush=True)
+                print(f"resume with: python {os.path.basename(__file__)} --resume {run_dir}", flush=True)
+            else:
+                print(f"stopped at step {global_step:,}; no checkpoint (--checkpoint-frequency is 0)", flush=True)
+            raise SystemExit(128 + stop_signal)  # the shell's convention for "ended by this signal"
+
         elapsed = time.time() - start_time
         summary = f"trained {global_step:,} steps in {format_duration(elapsed)}"
         if learning_start_time is not None and global_step > learning_start_step:
             learning_sps = (global_step - learning_start_step) / (time.time() - learning_start_time)
             summary += f"; {learning_sps:.1f} SPS after learning_starts"
         print(summary, flush=True)
+        if args.checkpoint_frequency > 0 and not crossed(args.checkpoint_frequency):
+            write_checkpoint(run_dir, global_step, training_state(), args.checkpoint_keep)
 
+        eval_actor = actor
         if args.save_model:
             model_path = os.path.join(run_dir, f"{args.exp_name}.pt")
-            networks = {"actor": actor, "critic": critic, "target_critic": target_critic}
-            extras = {"log_alpha": log_alpha.detach(), "args": asdict(args)}
-            torch.save({name: net.state_dict() for name, net in networks.items()} | extras, model_path)
+            model = training_state()
+            torch.save({key: model[key] for key in ("format", "args", "obs_dim", "action_dim", "networks")}, model_path)
             print(f"model saved to {model_path}", flush=True)
-            saved_actor = load_actor(model_path, obs_dim, action_low, action_high, device)
-            returns = evaluate(saved_actor, args.env_id, args.eval_episodes, args.seed + 1_000_000, device)
-            for episode, episodic_return in enumerate(returns):
-                writer.add_scalar("eval/episodic_return", episodic_return, episode)
-            if returns:
-                print(f"evaluation over {len(returns)} episodes: {np.mean(returns):.1f} +- {np.std(returns):.1f}")
+            eval_actor = build_actor(args, obs_dim, action_low, action_high).to(device)  # evaluate what was saved
+            eval_actor.load_state_dict(read_checkpoint(model_path)["networks"]["actor"])
+        if (args.save_model or args.eval_frequency > 0) and args.eval_episodes > 0:
+            returns = evaluate(eval_actor, args.env_id, args.eval_episodes, args.seed + 1_000_000, device)
+            writer.add_scalar("eval/episodic_return", np.mean(returns), global_step)
+            print(
+                f"evaluation over {len(returns)} episodes: {np.mean(returns):.1f} +- {np.std(returns):.1f}", flush=True
+            )
         return {"run_dir": run_dir, "args": args, "actor": actor, "critic": critic, "buffer": buffer}
+    except NonFiniteLoss as error:
+        # The failing loss has not been applied: the networks still hold the last good state.
+        path = write_checkpoint(run_dir, global_step, training_state(), args.checkpoint_keep)
+        message = f"{error}; the last good state is in {path} (--no-stop-on-nonfinite trains on regardless)"
+        print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
+        sys.exit(1)
     finally:
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
         envs.close()
         writer.close()
+        if tracking is not None:
+            tracking.finish()
 
 
 if __name__ == "__main__":

@@ -27,9 +27,16 @@ def load_script(script: str) -> ModuleType:
     return sys.modules[name]
 
 
-def run_script(script: str, *flags: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+def script_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment variables of a script's process: the toy envs importable, and `extra`."""
+    return dict(os.environ, PYTHONPATH=str(TESTS), PYTHONWARNINGS="ignore::DeprecationWarning", **(extra or {}))
+
+
+def run_script(
+    script: str, *flags: str, cwd: Path, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run a script in a fresh process, as a user would, with the toy envs importable."""
-    env = dict(os.environ, PYTHONPATH=str(TESTS), PYTHONWARNINGS="ignore::DeprecationWarning")
+    env = script_environment(env)
     return subprocess.run(
         [sys.executable, str(ROOT / script), *flags],
         cwd=cwd,

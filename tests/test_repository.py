@@ -35,3 +35,44 @@ def test_scripts_import_only_the_standard_library_and_the_stack_at_module_level(
             continue
         for module in modules:
             assert module.split(".")[0] in ALLOWED_IMPORTS, f"{script} imports {module}"
+
+
+# The parts every script has in common, which must read the same in each (only the algorithm differs).
+SHARED = [
+    "fail",
+    "make_env",
+    "make_vector_env",
+    "ReplayBuffer",
+    "real_next_obs",
+    "NonFiniteLoss",
+    "check_finite",
+    "soft_update",
+    "evaluate",
+    "rng_state",
+    "set_rng_state",
+    "write_checkpoint",
+    "find_checkpoint",
+    "read_checkpoint",
+    "args_from_checkpoint",
+    "check_shapes",
+    "evaluate_checkpoint",
+    "format_duration",
+]
+
+
+def top_level_sources(script: str) -> dict[str, str]:
+    source = (ROOT / script).read_text()
+    tree = ast.parse(source)
+    return {
+        node.name: ast.get_source_segment(source, node)
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.ClassDef)
+    }
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_shared_parts_read_the_same_in_every_script(name):
+    sources = {script: top_level_sources(script).get(name) for script in SCRIPTS}
+    assert all(sources.values()), f"{name} is missing from some script"
+    reference = sources[SCRIPTS[0]]
+    assert all(source == reference for source in sources.values()), f"{name} differs between the scripts"

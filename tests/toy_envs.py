@@ -56,3 +56,19 @@ class UnboundedActionEnv(CounterEnv):
 
 
 gym.register("Unbounded-v0", entry_point=UnboundedActionEnv, max_episode_steps=5)
+
+
+class DivergingEnv(CounterEnv):
+    """The counter whose reward turns infinite after 300 steps: the losses become non-finite."""
+
+    def __init__(self):
+        super().__init__()
+        self.total_steps = 0
+
+    def step(self, action):  # takes any action: once the weights are NaN, so are the actions
+        self.t += 1
+        self.total_steps += 1
+        return self._obs(), (np.inf if self.total_steps > 300 else 1.0), False, False, {}
+
+
+gym.register("Diverging-v0", entry_point=DivergingEnv, max_episode_steps=5)
