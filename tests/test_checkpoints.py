@@ -161,6 +161,10 @@ def test_files_that_are_not_ours_or_damaged_or_malicious_are_refused_clearly(scr
     evil_file(evil, marker, script)
     truncated.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
     torch.save({"weights": torch.ones(2)}, foreign)
+    older = tmp_path / "older.pt"  # written by a version of the script with a flag that no longer exists
+    state = torch.load(checkpoint, weights_only=True)
+    state["args"]["removed_flag"] = 1
+    torch.save(state, older)
     (tmp_path / "empty_run").mkdir()
     cases = [
         (["--resume", str(evil)], f"cannot load {evil}: not a file this script wrote, or damaged"),
@@ -168,6 +172,7 @@ def test_files_that_are_not_ours_or_damaged_or_malicious_are_refused_clearly(scr
         (["--resume", str(truncated)], f"cannot load {truncated}: not a file this script wrote, or damaged"),
         (["--resume", str(foreign)], f"cannot load {foreign}: it was not written by {script}"),
         (["--resume", str(model)], f"{model} is a saved model, not a training checkpoint"),
+        (["--resume", str(older)], f"{older} was written by another version of {script}"),
         (["--resume", str(tmp_path / "nothing.pt")], f"no such checkpoint: {tmp_path / 'nothing.pt'}"),
         (["--resume", str(tmp_path / "empty_run")], "holds no checkpoints"),
         (["--eval-only"], "--eval-only needs --checkpoint PATH"),
