@@ -162,11 +162,13 @@ def make_env(env_id: str, video_dir: str | None = None, record_every_episode: bo
     """Return a thunk that builds one environment, as vector envs expect; with `video_dir`, filmed."""
 
     def thunk() -> gym.Env:
-        env = gym.make(env_id, render_mode="rgb_array") if video_dir else gym.make(env_id)
         if video_dir:
+            env = gym.make(env_id, render_mode="rgb_array")
             # Every episode, or gymnasium's default: episodes 0, 1, 8, 27, ..., 1000, 2000, 3000, ...
             trigger = (lambda episode: True) if record_every_episode else None
             env = gym.wrappers.RecordVideo(env, video_dir, episode_trigger=trigger, disable_logger=True)
+        else:
+            env = gym.make(env_id)  # no `render_mode` argument: custom envs need not accept one
         if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
             env = gym.wrappers.FlattenObservation(env)  # the networks take flat vectors
         return env
@@ -193,7 +195,8 @@ def make_vector_env(env_id: str, num_envs: int, video_dir: str | None = None) ->
     if not isinstance(action_space, gym.spaces.Box):
         envs.close()
         fail(
-            f"{env_id} has a {action_space} action space; this script needs a continuous (Box) one; for discrete actions use DQN or PPO"
+            f"{env_id} has a {action_space} action space; this script needs a continuous (Box) one; "
+            "for discrete actions use DQN or PPO"
         )
     if not (np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high))):
         envs.close()
@@ -288,6 +291,8 @@ class ReplayBuffer:
     true next observation, also at the end of an episode.
     """
 
+    FIELDS = ("obs", "next_obs", "actions", "rewards", "terminations")
+
     def __init__(self, capacity: int, obs_dim: int, action_dim: int, device: torch.device):
         self.capacity, self.device = capacity, device
         self.obs = torch.zeros((capacity, obs_dim), dtype=torch.float32, device=device)
@@ -302,18 +307,10 @@ class ReplayBuffer:
         """Store a batch of transitions (one per env), overwriting the oldest when full."""
         n = len(obs)
         index = torch.arange(self.position, self.position + n, device=self.device) % self.capacity
-        for storage, values in (
-            (self.obs, obs),
-            (self.next_obs, next_obs),
-            (self.actions, actions),
-            (self.rewards, rewards),
-            (self.terminations, terminations),
-        ):
-            storage[index] = torch.as_tensor(values, dtype=torch.float32, device=self.device)
+        for name, values in zip(self.FIELDS, (obs, next_obs, actions, rewards, terminations), strict=True):
+            getattr(self, name)[index] = torch.as_tensor(values, dtype=torch.float32, device=self.device)
         self.position = (self.position + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
-
-    FIELDS = ("obs", "next_obs", "actions", "rewards", "terminations")
 
     def state_dict(self) -> dict:
         """The stored transitions (copies of the filled part only) and the write position."""
@@ -329,13 +326,7 @@ class ReplayBuffer:
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
         """Draw `batch_size` transitions uniformly, with replacement, with one `torch.randint`."""
         index = torch.randint(0, self.size, (batch_size,), device=self.device)
-        return {
-            "obs": self.obs[index],
-            "actions": self.actions[index],
-            "rewards": self.rewards[index],
-            "next_obs": self.next_obs[index],
-            "terminations": self.terminations[index],
-        }
+        return {name: getattr(self, name)[index] for name in self.FIELDS}
 
 
 def real_next_obs(next_obs: np.ndarray, infos: dict) -> np.ndarray:
@@ -410,6 +401,9 @@ def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
 # ---------------------------------------------------------------------------------------
 # Evaluation and checkpoints
 # ---------------------------------------------------------------------------------------
+EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes start from seeds that training never uses
+
+
 def evaluate(
     actor: Actor, env_id: str, episodes: int, seed: int, device: torch.device, video_dir: str | None = None
 ) -> list[float]:
@@ -548,7 +542,7 @@ def evaluate_checkpoint(args: Args, state: dict, path: str, device: torch.device
     if os.path.basename(run_dir) == "checkpoints":
         run_dir = os.path.dirname(run_dir)
     video_dir = os.path.join(run_dir, "videos", "eval") if args.capture_video else None
-    returns = evaluate(actor, args.env_id, args.eval_episodes, args.seed + 1_000_000, device, video_dir)
+    returns = evaluate(actor, args.env_id, args.eval_episodes, args.seed + EVAL_SEED_OFFSET, device, video_dir)
     print(f"{args.env_id}: {np.mean(returns):.1f} +- {np.std(returns):.1f} over {len(returns)} episodes", flush=True)
     if video_dir:
         print(f"videos in {video_dir}", flush=True)
@@ -796,7 +790,7 @@ def main(argv: list[str] | None = None) -> dict | None:
                                 writer.add_scalar("losses/alpha_loss", alpha_loss.item(), global_step)
 
             if crossed(args.eval_frequency) and global_step < args.total_timesteps:
-                returns = evaluate(actor, args.env_id, args.eval_episodes, args.seed + 1_000_000, device)
+                returns = evaluate(actor, args.env_id, args.eval_episodes, args.seed + EVAL_SEED_OFFSET, device)
                 writer.add_scalar("eval/episodic_return", np.mean(returns), global_step)
                 print(
                     f"evaluation at step {global_step:,}: {np.mean(returns):.1f} +- {np.std(returns):.1f}", flush=True
@@ -844,7 +838,7 @@ def main(argv: list[str] | None = None) -> dict | None:
             eval_actor = build_actor(args, obs_dim, action_low, action_high).to(device)  # evaluate what was saved
             eval_actor.load_state_dict(read_checkpoint(model_path)["networks"]["actor"])
         if (args.save_model or args.eval_frequency > 0) and args.eval_episodes > 0:
-            returns = evaluate(eval_actor, args.env_id, args.eval_episodes, args.seed + 1_000_000, device)
+            returns = evaluate(eval_actor, args.env_id, args.eval_episodes, args.seed + EVAL_SEED_OFFSET, device)
             writer.add_scalar("eval/episodic_return", np.mean(returns), global_step)
             print(
                 f"evaluation over {len(returns)} episodes: {np.mean(returns):.1f} +- {np.std(returns):.1f}", flush=True

@@ -48,6 +48,12 @@ def run_script(
     )
 
 
+def check_ok(result: subprocess.CompletedProcess) -> None:
+    """The script's process succeeded, without a traceback; its stderr is shown when not."""
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+
+
 def only_run_dir(cwd: Path) -> Path:
     """The single run directory that a run started in `cwd` created."""
     (run_dir,) = (cwd / "runs").iterdir()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import toy_envs  # noqa: F401  (registers the toy environments)
-from helpers import ROOT, SCRIPTS, load_script, only_run_dir, read_scalars, run_script, script_environment
+from helpers import ROOT, SCRIPTS, check_ok, load_script, only_run_dir, read_scalars, run_script, script_environment
 
 SHORT = ["--env-id", "Pendulum-v1", "--learning-starts", "200", "--batch-size", "64", "--no-cuda"]
 
@@ -98,7 +98,7 @@ def test_a_killed_run_resumes_where_its_checkpoint_left_it(script, tmp_path):
 
     # Resumed in a new process, it finishes the run in the same directory and log.
     result = run_script(script, "--resume", str(run_dir), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    check_ok(result)
     assert f"resumed from {latest}" in result.stdout
     assert only_run_dir(tmp_path) == run_dir
     assert checkpoint_names(run_dir)[-1] == "step_000000001600.pt"
@@ -214,7 +214,7 @@ def test_evaluation_during_training_and_of_saved_files(script, capsys):
 def test_videos_of_training_and_of_evaluation(script, env_id, tmp_path):
     flags = ["--env-id", env_id, "--total-timesteps", "300", "--learning-starts", "250", "--batch-size", "32"]
     result = run_script(script, *flags, "--capture-video", "--save-model", "--eval-episodes", "1", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    check_ok(result)
     run_dir = only_run_dir(tmp_path)
     videos = list((run_dir / "videos").glob("*.mp4"))
     assert videos and all(video.stat().st_size > 1000 for video in videos)
@@ -222,7 +222,7 @@ def test_videos_of_training_and_of_evaluation(script, env_id, tmp_path):
     result = run_script(
         script, "--eval-only", "--checkpoint", str(model), "--eval-episodes", "2", "--capture-video", cwd=tmp_path
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    check_ok(result)
     assert len(list((run_dir / "videos" / "eval").glob("*.mp4"))) == 2
 
 
@@ -248,6 +248,6 @@ def test_tracking_with_weights_and_biases_offline(tmp_path):
     pytest.importorskip("wandb")
     offline = {"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true"}
     result = run_script("td3_continuous.py", *SHORT, "--total-timesteps", "300", "--track", cwd=tmp_path, env=offline)
-    assert result.returncode == 0, result.stderr[-3000:]
+    check_ok(result)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("*.wandb"))

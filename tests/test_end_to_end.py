@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from helpers import SCRIPTS, load_script, only_run_dir, read_scalars, run_script
+from helpers import SCRIPTS, check_ok, load_script, only_run_dir, read_scalars, run_script
 
 # CleanRL's tag names, which every script writes.
 COMMON_TAGS = {
@@ -23,11 +23,6 @@ TAGS = {
     "sac_continuous.py": COMMON_TAGS | TWIN_CRITIC_TAGS | {"losses/alpha", "losses/alpha_loss", "losses/entropy"},
 }
 SHORT_RUN = ["--total-timesteps", "400", "--learning-starts", "200", "--batch-size", "64", "--no-cuda"]
-
-
-def check_ok(result):
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
