@@ -68,6 +68,8 @@ class Args:
     """if toggled, `torch.backends.cudnn.deterministic=True`, so that CUDA runs repeat too"""
     cuda: bool = True
     """if toggled, train on CUDA when it is available (else on the CPU)"""
+    compile: bool = False
+    """if toggled, `torch.compile` the losses and the policy (with CUDA graphs on a GPU): same results, faster"""
     save_model: bool = False
     """if toggled, save the networks to the run directory at the end and evaluate the saved actor"""
     checkpoint_frequency: int = 0
@@ -319,31 +321,33 @@ class Critic(nn.Module):
 # Replay buffer
 # ---------------------------------------------------------------------------------------
 class ReplayBuffer:
-    """A circular buffer of transitions in preallocated tensors on the training device.
+    """A circular buffer of transitions in one preallocated tensor on the training device.
 
     Stores `terminated` (the MDP ended: do not bootstrap), never `truncated` (a time limit cut
     the episode: the state still has a future, so the target must bootstrap through it), and the
     true next observation, also at the end of an episode.
+    Each transition is one row (obs, next_obs, action, reward, terminated) of a single tensor, so
+    storing is one write and sampling one `index_select`: five tensors would cost five of each.
+    `obs`, `next_obs`, `actions`, `rewards` and `terminations` are views of its columns.
     """
 
     FIELDS = ("obs", "next_obs", "actions", "rewards", "terminations")
 
     def __init__(self, capacity: int, obs_dim: int, action_dim: int, device: torch.device):
         self.capacity, self.device = capacity, device
-        self.obs = torch.zeros((capacity, obs_dim), dtype=torch.float32, device=device)
-        self.next_obs = torch.zeros((capacity, obs_dim), dtype=torch.float32, device=device)
-        self.actions = torch.zeros((capacity, action_dim), dtype=torch.float32, device=device)
-        self.rewards = torch.zeros(capacity, dtype=torch.float32, device=device)
-        self.terminations = torch.zeros(capacity, dtype=torch.float32, device=device)
+        self.widths = (obs_dim, obs_dim, action_dim, 1, 1)  # the columns of each field
+        self.rows = torch.zeros((capacity, sum(self.widths)), dtype=torch.float32, device=device)
+        self.obs, self.next_obs, self.actions, rewards, terminations = self.rows.split(self.widths, dim=1)
+        self.rewards, self.terminations = rewards[:, 0], terminations[:, 0]
         self.position = 0  # where the next transition goes
         self.size = 0  # how many transitions are stored
 
     def add(self, obs, next_obs, actions, rewards, terminations) -> None:
         """Store a batch of transitions (one per env), overwriting the oldest when full."""
         n = len(obs)
+        rows = np.column_stack([obs, next_obs, actions, rewards, terminations])  # 1-D fields become columns
         index = torch.arange(self.position, self.position + n, device=self.device) % self.capacity
-        for name, values in zip(self.FIELDS, (obs, next_obs, actions, rewards, terminations), strict=True):
-            getattr(self, name)[index] = torch.as_tensor(values, dtype=torch.float32, device=self.device)
+        self.rows[index] = torch.as_tensor(rows, dtype=torch.float32, device=self.device)
         self.position = (self.position + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
@@ -359,9 +363,16 @@ class ReplayBuffer:
             getattr(self, name)[: self.size] = state[name].to(self.device)
 
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
-        """Draw `batch_size` transitions uniformly, with replacement, with one `torch.randint`."""
+        """Draw `batch_size` transitions uniformly, with replacement: one `randint`, one gather."""
         index = torch.randint(0, self.size, (batch_size,), device=self.device)
-        return {name: getattr(self, name)[index] for name in self.FIELDS}
+        obs, next_obs, actions, rewards, terminations = self.rows.index_select(0, index).split(self.widths, dim=1)
+        return {
+            "obs": obs,
+            "next_obs": next_obs,
+            "actions": actions,
+            "rewards": rewards[:, 0],
+            "terminations": terminations[:, 0],
+        }
 
 
 def real_next_obs(next_obs: np.ndarray, infos: dict) -> np.ndarray:
@@ -528,6 +539,18 @@ def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), tau)
 
 
+def compiled(function, args: Args, device: torch.device):
+    """`function` compiled by `torch.compile` with --compile, else `function` itself.
+
+    Compiling fuses each function's elementwise operations, and those of its backward pass, into
+    a few kernels; on CUDA, "reduce-overhead" also records them as CUDA graphs, launched at once.
+    """
+    if not args.compile:
+        return function
+    torch._inductor.config.fallback_random = True  # eager's random numbers, hence eager's results
+    return torch.compile(function, mode="reduce-overhead" if device.type == "cuda" else "default")
+
+
 # ---------------------------------------------------------------------------------------
 # Evaluation and checkpoints
 # ---------------------------------------------------------------------------------------
@@ -566,8 +589,8 @@ def build_actor(args: Args, obs_dim: int, action_low: np.ndarray, action_high: n
 CHECKPOINT_FORMAT = f"{os.path.basename(__file__)} v1"  # marks the files this script writes
 # Flags that may differ when a run resumes or is evaluated; all the others define the experiment.
 RUN_CONTROL_FLAGS = {
-    "total_timesteps", "cuda", "save_model", "checkpoint_frequency", "checkpoint_buffer", "checkpoint_keep",
-    "resume", "eval_frequency", "eval_episodes", "eval_only", "checkpoint", "capture_video",
+    "total_timesteps", "cuda", "compile", "save_model", "checkpoint_frequency", "checkpoint_buffer",
+    "checkpoint_keep", "resume", "eval_frequency", "eval_episodes", "eval_only", "checkpoint", "capture_video",
     "stop_on_nonfinite", "track", "wandb_project_name", "wandb_entity",
 }  # fmt: skip
 
@@ -801,6 +824,10 @@ def main(argv: list[str] | None = None) -> dict | None:
     # Everything a checkpoint saves and a resumed run restores, by name.
     networks = {"actor": actor, "critic": critic, "target_actor": target_actor, "target_critic": target_critic}
     optimizers = {"actor": actor_optimizer, "critic": critic_optimizer}
+    policy = compiled(actor, args, device)
+    compute_target = compiled(critic_target, args, device)
+    compute_critic_loss = compiled(critic_loss, args, device)
+    compute_actor_loss = compiled(actor_loss, args, device)
 
     global_step, num_updates = start_step, 0
     recent_returns: deque[float] = deque(maxlen=10)
@@ -865,7 +892,7 @@ def main(argv: list[str] | None = None) -> dict | None:
                 actions = envs.action_space.sample()
             else:
                 with torch.no_grad():
-                    noisy_actions = exploration(actor, torch.as_tensor(obs, dtype=torch.float32, device=device))
+                    noisy_actions = exploration(policy, torch.as_tensor(obs, dtype=torch.float32, device=device))
                     actions = noisy_actions.clamp(low, high).cpu().numpy()
 
             # `truncations` (time limits) are not stored: the state after a cut-off still has a
@@ -889,9 +916,11 @@ def main(argv: list[str] | None = None) -> dict | None:
                 if learning_start_time is None:
                     learning_start_time, learning_start_step = time.time(), global_step
                 for _ in range(args.num_envs):  # one update per collected transition
+                    if args.compile:
+                        torch.compiler.cudagraph_mark_step_begin()  # CUDA graphs may reuse the last update's memory
                     batch = buffer.sample(args.batch_size)
-                    target = critic_target(batch, target_actor, target_critic, args)
-                    qf_loss, qf_values = critic_loss(batch, critic, target)
+                    target = compute_target(batch, target_actor, target_critic, args)
+                    qf_loss, qf_values = compute_critic_loss(batch, critic, target)
                     if args.stop_on_nonfinite:
                         check_finite("qf_loss", qf_loss, global_step)
                     critic_optimizer.zero_grad(set_to_none=True)
@@ -901,7 +930,7 @@ def main(argv: list[str] | None = None) -> dict | None:
 
                     # The actor and the targets move once per `policy_frequency` critic updates (1: every time).
                     if num_updates % args.policy_frequency == 0:
-                        policy_loss = actor_loss(batch, actor, critic)
+                        policy_loss = compute_actor_loss(batch, actor, critic)
                         if args.stop_on_nonfinite:
                             check_finite("actor_loss", policy_loss, global_step)
                         actor_optimizer.zero_grad(set_to_none=True)
@@ -921,7 +950,7 @@ def main(argv: list[str] | None = None) -> dict | None:
                         writer.add_scalar("losses/qf1_values", qf_values.item(), global_step)
                         writer.add_scalar("losses/qf1_loss", qf_loss.item(), global_step)
                         writer.add_scalar("losses/qf_loss", qf_loss.item(), global_step)
-                        if num_updates >= args.policy_frequency:
+                        if num_updates % args.policy_frequency == 0:  # the actor was updated just now
                             writer.add_scalar("losses/actor_loss", policy_loss.item(), global_step)
 
             if crossed(args.eval_frequency) and global_step < args.total_timesteps:

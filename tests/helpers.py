@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +59,21 @@ def only_run_dir(cwd: Path) -> Path:
     """The single run directory that a run started in `cwd` created."""
     (run_dir,) = (cwd / "runs").iterdir()
     return run_dir
+
+
+def separate_critics(twin_critic) -> list:
+    """Each critic of a script's batched `TwinCritic` as an ordinary MLP of `nn.Linear` layers, same weights."""
+    critics = []
+    for i in range(len(twin_critic.weights[0])):
+        layers = []
+        for weight, bias in zip(twin_critic.weights, twin_critic.biases, strict=True):
+            linear = torch.nn.Linear(weight.shape[1], weight.shape[2])
+            with torch.no_grad():
+                linear.weight.copy_(weight[i].T)
+                linear.bias.copy_(bias[i, 0])
+            layers += [linear, torch.nn.ReLU()]
+        critics.append(torch.nn.Sequential(*layers[:-1]))
+    return critics
 
 
 def read_scalars(run_dir: str | Path) -> dict[str, list[tuple[int, float]]]:

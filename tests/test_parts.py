@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 import toy_envs  # noqa: F401  (registers the toy environments)
-from helpers import SCRIPTS, TWIN_CRITIC_SCRIPTS, load_script, read_scalars
+from helpers import SCRIPTS, TWIN_CRITIC_SCRIPTS, load_script, read_scalars, separate_critics
 
 
 @pytest.fixture(params=SCRIPTS)
@@ -144,17 +144,7 @@ def test_batched_critic_equals_independent_critics(script):
     algo = load_script(script)
     torch.manual_seed(0)
     critic = algo.TwinCritic(obs_dim=5, action_dim=2)
-    # Two ordinary MLPs holding the same weights, one per critic.
-    separate = []
-    for i in range(2):
-        layers = []
-        for weight, bias in zip(critic.weights, critic.biases, strict=True):
-            linear = torch.nn.Linear(weight.shape[1], weight.shape[2])
-            with torch.no_grad():
-                linear.weight.copy_(weight[i].T)
-                linear.bias.copy_(bias[i, 0])
-            layers += [linear, torch.nn.ReLU()]
-        separate.append(torch.nn.Sequential(*layers[:-1]))
+    separate = separate_critics(critic)  # two ordinary MLPs holding the same weights
     obs, actions = torch.randn(16, 5), torch.randn(16, 2)
     q_batched = critic(obs, actions)
     q_separate = torch.stack([net(torch.cat([obs, actions], 1)).squeeze(-1) for net in separate])
