@@ -1,31 +1,15 @@
 """Helpers shared by the tests: load a script as a module, run it, read its TensorBoard logs."""
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from common import ROOT, SCRIPTS, load_script, read_scalars  # noqa: F401  (re-exported for the tests)
 
-ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
-# The algorithm scripts; tests of the parts they share run on each of them.
-SCRIPTS = ["ddpg_continuous.py", "td3_continuous.py", "sac_continuous.py"]
 TWIN_CRITIC_SCRIPTS = ["td3_continuous.py", "sac_continuous.py"]
-
-
-def load_script(script: str) -> ModuleType:
-    """Import an algorithm script as a module (its `main` only runs when called)."""
-    name = Path(script).stem
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / script)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def script_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -74,10 +58,3 @@ def separate_critics(twin_critic) -> list:
             layers += [linear, torch.nn.ReLU()]
         critics.append(torch.nn.Sequential(*layers[:-1]))
     return critics
-
-
-def read_scalars(run_dir: str | Path) -> dict[str, list[tuple[int, float]]]:
-    """Every scalar of a run's TensorBoard log: {tag: [(step, value), ...]}."""
-    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    events.Reload()
-    return {tag: [(event.step, event.value) for event in events.Scalars(tag)] for tag in events.Tags()["scalars"]}

@@ -1,0 +1,238 @@
+"""Training speed: steps per second once learning has started, ours against CleanRL's, and against the FLOP limit.
+
+    python benchmarks/speed.py                                   # the three scripts on Hopper-v4
+    python benchmarks/speed.py --cleanrl-dir ~/cleanrl --cleanrl-python ~/cleanrl/.venv/bin/python
+    python benchmarks/speed.py --scripts td3_continuous.py --compile --output speed.md
+
+Each run trains a script from scratch in a fresh process: `--learning-starts` random steps, then
+`--warmup` and `--steps` training steps (one update each). Its speed is read from the wall times of
+its TensorBoard log: the `losses/qf1_values` events, which ours and CleanRL's scripts both write
+every 100 updates, between the end of the warm-up and the end of the run. So the random phase,
+start-up and compilation are left out, and both projects are timed by the same clock. With
+`--cleanrl-dir`, CleanRL's `*_continuous_action.py` run the same work (same hyperparameters) in
+turn with ours; the table gives the median of `--repeats` runs each, and their ratio.
+
+The FLOP limit: the matrix products of one training step are counted with PyTorch's
+`FlopCounterMode` (a short run of the script), and this machine's matrix product rate is measured
+on 256x256 matrices; rate / FLOPs per step is the speed of a step made of nothing but its matrix
+products at that rate. Its share shows how much of the time is overhead.
+"""
+
+import io
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import chdir, redirect_stdout
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import tyro
+from common import ROOT, SCRIPTS, load_script, machine_description, scalar_events
+from torch.utils.flop_counter import FlopCounterMode
+
+TIMED_TAG = "losses/qf1_values"  # logged every 100 updates by our scripts and by CleanRL's
+# Our flags that make a script do CleanRL's work where our defaults differ from CleanRL's.
+SAME_WORK_AS_CLEANRL = {"ddpg_continuous.py": ["--policy-frequency", "2"]}
+VARIANT_FLAGS = {"ours": [], "ours --compile": ["--compile"], "ours at batch size 1": ["--batch-size", "1"]}
+
+
+@dataclass
+class Args:
+    scripts: list[str] = field(default_factory=lambda: list(SCRIPTS))
+    """the scripts to time"""
+    env_id: str = "Hopper-v4"
+    """the environment"""
+    learning_starts: int = 5000
+    """random steps before learning (not timed)"""
+    warmup: int = 500
+    """training steps before the timing starts"""
+    steps: int = 3000
+    """training steps timed"""
+    repeats: int = 3
+    """runs of each script (and of CleanRL's), interleaved; the table gives their median"""
+    threads: int | None = None
+    """torch threads of every run (OMP_NUM_THREADS); default: PyTorch's choice, one per core"""
+    compile: bool = False
+    """if toggled, also time our scripts with --compile"""
+    overhead: bool = False
+    """if toggled, also time our scripts at batch size 1: the speed if the arithmetic of the update were free"""
+    cleanrl_dir: Path | None = None
+    """a CleanRL checkout: also time its `cleanrl/*_continuous_action.py` on the same work"""
+    cleanrl_python: str = sys.executable
+    """the Python that runs CleanRL (it needs its own environment: gymnasium 0.29, mujoco 2.3)"""
+    output: Path | None = None
+    """also write the Markdown report here"""
+    seed: int = 1
+    """seed of every run"""
+
+
+def steps_per_second(events, after_step: int) -> float:
+    """Steps per second between the first event at or after `after_step` and the last event."""
+    timed = [event for event in events if event.step >= after_step]
+    if len(timed) < 2 or timed[-1].wall_time <= timed[0].wall_time:
+        raise ValueError(f"fewer than two timed events after step {after_step}")
+    return (timed[-1].step - timed[0].step) / (timed[-1].wall_time - timed[0].wall_time)
+
+
+def timed_run(command: list[str], args: Args, log_path: Path) -> float:
+    """Run one training command in a fresh directory; return its steps per second after the warm-up."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    if args.threads is not None:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    with tempfile.TemporaryDirectory() as workdir, open(log_path, "w") as log:
+        result = subprocess.run(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed (exit {result.returncode}); see {log_path}")
+        (run_dir,) = Path(workdir, "runs").iterdir()
+        events = scalar_events(run_dir).get(TIMED_TAG, [])
+        return steps_per_second(events, args.learning_starts + args.warmup)
+
+
+def work_flags(args: Args) -> list[str]:
+    total = args.learning_starts + args.warmup + args.steps
+    return ["--env-id", args.env_id, "--seed", str(args.seed)] + [
+        "--total-timesteps", str(total), "--learning-starts", str(args.learning_starts)
+    ]  # fmt: skip
+
+
+def flops_per_step(script: str, args: Args) -> float:
+    """Matrix-product FLOPs of one training step (update and action), counted over a short run."""
+    module = load_script(script)
+    learning_starts, steps = 256, 200
+    flags = ["--env-id", args.env_id, "--total-timesteps", str(learning_starts + steps)]
+    flags += ["--learning-starts", str(learning_starts), *SAME_WORK_AS_CLEANRL.get(script, [])]
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        chdir(workdir),
+        redirect_stdout(io.StringIO()),
+        FlopCounterMode(display=False) as counter,
+    ):
+        module.main(flags)
+    return counter.get_total_flops() / steps
+
+
+def matmul_flops_per_second(size: int = 256, repeats: int = 200) -> float:
+    """This machine's rate on float32 `size` x `size` matrix products: the best of five timings."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 * repeats / best
+
+
+def versions(python: str) -> str:
+    code = (
+        "import sys, torch, gymnasium, mujoco, numpy; "
+        "print(f'Python {sys.version.split()[0]}, torch {torch.__version__}, gymnasium {gymnasium.__version__}, "
+        "mujoco {mujoco.__version__}, NumPy {numpy.__version__}')"
+    )
+    result = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
+    return result.stdout.strip() or f"(versions unavailable: {result.stderr.strip().splitlines()[-1:]})"
+
+
+def cleanrl_commit(cleanrl_dir: Path) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(cleanrl_dir), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip() or "unknown commit"
+
+
+def median_cell(values: list[float]) -> str:
+    if not values:
+        return "-"
+    runs = ", ".join(f"{v:.0f}" for v in values)
+    return f"**{statistics.median(values):.0f}** ({runs})"
+
+
+def main() -> None:
+    args = tyro.cli(Args, description=__doc__.split("\n\n")[0])
+    for script in args.scripts:
+        if not (ROOT / script).is_file():
+            sys.exit(f"speed.py: error: no script {script!r} in {ROOT}; choose from {', '.join(SCRIPTS)}")
+    if args.cleanrl_dir is not None and not (args.cleanrl_dir / "cleanrl").is_dir():
+        sys.exit(f"speed.py: error: --cleanrl-dir {args.cleanrl_dir} has no cleanrl/ folder: give a CleanRL checkout")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    logs = Path(tempfile.mkdtemp(prefix="speed_logs_"))
+    print(f"run logs in {logs}", flush=True)
+
+    variants = (
+        ["ours"] + (["ours --compile"] if args.compile else []) + (["ours at batch size 1"] if args.overhead else [])
+    )
+    variants += ["CleanRL"] if args.cleanrl_dir else []
+    sps = {(script, variant): [] for script in args.scripts for variant in variants}
+    for repeat in range(args.repeats):
+        for script in args.scripts:
+            for variant in variants:
+                if variant == "CleanRL":
+                    cleanrl_script = args.cleanrl_dir / "cleanrl" / script.replace(".py", "_action.py")
+                    command = [args.cleanrl_python, str(cleanrl_script), *work_flags(args)]
+                else:
+                    command = [sys.executable, str(ROOT / script), *work_flags(args)]
+                    command += SAME_WORK_AS_CLEANRL.get(script, []) + VARIANT_FLAGS[variant]
+                log_path = logs / f"{Path(script).stem}_{variant.replace(' ', '_')}_{repeat}.log"
+                sps[script, variant].append(timed_run(command, args, log_path))
+                print(f"{script:22s} {variant:15s} run {repeat + 1}: {sps[script, variant][-1]:7.1f} SPS", flush=True)
+
+    rate = matmul_flops_per_second()
+    header = ["script", *(f"{variant} (SPS)" for variant in variants)]
+    if args.cleanrl_dir:
+        header.append("ours / CleanRL")
+    header += ["GFLOP per step", "FLOP limit (SPS)", "ours: share of the limit"]
+    rows = []
+    for script in args.scripts:
+        ours = statistics.median(sps[script, "ours"])
+        row = [f"`{script}`", *(median_cell(sps[script, variant]) for variant in variants)]
+        if args.cleanrl_dir:
+            row.append(f"{ours / statistics.median(sps[script, 'CleanRL']):.2f}x")
+        flops = flops_per_step(script, args)
+        row += [f"{flops / 1e9:.3f}", f"{rate / flops:.0f}", f"{ours / (rate / flops):.0%}"]
+        rows.append(row)
+
+    command = "python benchmarks/speed.py " + " ".join(sys.argv[1:])
+    same_work = ", ".join(f"`{script}` with `{' '.join(flags)}`" for script, flags in SAME_WORK_AS_CLEANRL.items())
+    machine = (
+        f"{machine_description()}; torch threads: {torch.get_num_threads()}; "
+        f"matrix products (256x256, float32): {rate / 1e9:.0f} GFLOP/s"
+    )
+    work = (
+        f"{args.learning_starts:,} random steps, then {args.warmup:,} training steps of warm-up and "
+        f"{args.steps:,} timed training steps, one update each, seed {args.seed}; "
+        f"median of {args.repeats} runs (each run in brackets), interleaved"
+    )
+    lines = [
+        f"# Training speed on {args.env_id}",
+        "",
+        f"Command: `{command.strip()}`, {time.strftime('%Y-%m-%d')}.",
+        "",
+        f"- Machine: {machine}.",
+        f"- Ours: {versions(sys.executable)}.",
+    ]
+    if args.cleanrl_dir:
+        lines.append(f"- CleanRL {cleanrl_commit(args.cleanrl_dir)}: {versions(args.cleanrl_python)}.")
+    lines += [
+        f"- Work: {work}.",
+        f"- CleanRL's default hyperparameters in both; {same_work}.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
+        "",
+    ]
+    report = "\n".join(lines)
+    print(report)
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(report)
+        print(f"written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
