@@ -100,19 +100,25 @@ def work_flags(args: Args) -> list[str]:
 
 
 def flops_per_step(script: str, args: Args) -> float:
-    """Matrix-product FLOPs of one training step (update and action), counted over a short run."""
+    """Matrix-product FLOPs of one training step (update and action), counted by `FlopCounterMode`.
+
+    Two short runs, of 20 and of 40 training steps: their difference, over 20, is the cost of a
+    step without whatever happens once per run (the first update, the random steps).
+    """
     module = load_script(script)
-    learning_starts, steps = 256, 200
-    flags = ["--env-id", args.env_id, "--total-timesteps", str(learning_starts + steps)]
-    flags += ["--learning-starts", str(learning_starts), *SAME_WORK_AS_CLEANRL.get(script, [])]
-    with (
-        tempfile.TemporaryDirectory() as workdir,
-        chdir(workdir),
-        redirect_stdout(io.StringIO()),
-        FlopCounterMode(display=False) as counter,
-    ):
-        module.main(flags)
-    return counter.get_total_flops() / steps
+    learning_starts, counts = 256, []
+    for steps in (20, 40):
+        flags = ["--env-id", args.env_id, "--total-timesteps", str(learning_starts + steps)]
+        flags += ["--learning-starts", str(learning_starts), *SAME_WORK_AS_CLEANRL.get(script, [])]
+        with (
+            tempfile.TemporaryDirectory() as workdir,
+            chdir(workdir),
+            redirect_stdout(io.StringIO()),
+            FlopCounterMode(display=False) as counter,
+        ):
+            module.main(flags)
+        counts.append(counter.get_total_flops())
+    return (counts[1] - counts[0]) / 20
 
 
 def matmul_flops_per_second(size: int = 256, repeats: int = 200) -> float:
