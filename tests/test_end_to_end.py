@@ -128,3 +128,12 @@ def test_trains_on_each_supported_environment(script, env_id):
     policy_actions = buffer.actions[100:250]
     assert (policy_actions <= action_high + 1e-6).all() and (policy_actions >= action_low - 1e-6).all()
     assert "losses/qf_loss" in read_scalars(result["run_dir"])
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_compile_trains_on_the_cpu(script, tmp_path):
+    result = run_script(script, "--env-id", "Pendulum-v1", *SHORT_RUN, "--compile", cwd=tmp_path)
+    check_ok(result)
+    scalars = read_scalars(only_run_dir(tmp_path))
+    assert TAGS[script] <= set(scalars)
+    assert all(torch.isfinite(torch.tensor(value)) for _, value in scalars["losses/qf_loss"])

@@ -1,0 +1,194 @@
+"""Plot a benchmark's learning curves and tabulate its final returns, with honest statistics.
+
+    python benchmarks/plot.py --runs-dir runs/benchmark --output-dir runs/benchmark/report
+
+Reads the finished runs of `benchmarks/run.py` (their `result.json` and TensorBoard logs) and writes:
+- `<env>.png`: one curve per script, the mean over seeds of each run's recent training return
+  (the mean of its last 10 episodes at that step), with a 95% bootstrap confidence band over seeds,
+  on a common grid of environment steps;
+- `all_envs.png`: the same for every env, side by side;
+- `results.md`: per env and script, the final return (mean +- std over seeds, where a run's final
+  return is its last evaluation's mean when it has evaluations, else the mean of its last 10
+  training episodes; the table says which), the interquartile mean (IQM) over seeds with a 95%
+  bootstrap interval, and the wall time per run.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import tyro
+from common import scalar_events
+
+RECENT_EPISODES = 10  # a run's return at a step: the mean of its last 10 episodes
+GRID_POINTS = 100
+BOOTSTRAP_SAMPLES = 2000
+
+
+@dataclass
+class Args:
+    runs_dir: Path = Path("runs/benchmark")
+    """the runs directory of `benchmarks/run.py`"""
+    output_dir: Path | None = None
+    """where the figures and the table go (default: the runs directory)"""
+    seed: int = 0
+    """seed of the bootstrap"""
+
+
+# ---------------------------------------------------------------------------------------
+# Statistics
+# ---------------------------------------------------------------------------------------
+def recent_mean_curve(steps: np.ndarray, returns: np.ndarray, grid: np.ndarray, window: int = RECENT_EPISODES):
+    """At each grid step, the mean return of the last `window` episodes that ended by then (NaN before any)."""
+    order = np.argsort(steps, kind="stable")
+    steps, returns = steps[order], returns[order]
+    cumulative = np.concatenate([[0.0], np.cumsum(returns)])
+    ended = np.searchsorted(steps, grid, side="right")  # episodes ended at or before each grid step
+    first = np.maximum(ended - window, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        curve = (cumulative[ended] - cumulative[first]) / (ended - first)
+    return np.where(ended > 0, curve, np.nan)
+
+
+def iqm(values) -> float:
+    """Interquartile mean: the mean of the middle 50%, after dropping floor(n / 4) values at each end.
+
+    The same as `scipy.stats.trim_mean(values, 0.25)`, the estimator of Agarwal et al. (2021, rliable).
+    """
+    values = np.sort(np.asarray(values, dtype=float))
+    cut = len(values) // 4
+    return float(values[cut : len(values) - cut].mean())
+
+
+def bootstrap_interval(values, statistic, rng: np.random.Generator, confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of `statistic` over `values` resampled with replacement."""
+    values = np.asarray(values, dtype=float)
+    samples = rng.choice(values, size=(BOOTSTRAP_SAMPLES, len(values)), replace=True)
+    estimates = np.array([statistic(sample) for sample in samples])
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(estimates, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def mean_band(curves: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over runs (rows) at each grid point, and its 95% bootstrap band over runs."""
+    resampled = curves[rng.integers(0, len(curves), size=(BOOTSTRAP_SAMPLES, len(curves)))]  # [B, runs, grid]
+    means = resampled.mean(axis=1)
+    return curves.mean(axis=0), np.percentile(means, 2.5, axis=0), np.percentile(means, 97.5, axis=0)
+
+
+# ---------------------------------------------------------------------------------------
+# Reading the runs
+# ---------------------------------------------------------------------------------------
+@dataclass
+class RunLog:
+    script: str
+    env_id: str
+    seed: int
+    wall_time_seconds: float
+    episode_steps: np.ndarray
+    episode_returns: np.ndarray
+    evaluation: float | None  # the last evaluation's mean return, if the run evaluated
+
+
+def read_runs(runs_dir: Path) -> list[RunLog]:
+    """Every finished run of the runs directory."""
+    runs = []
+    for result_path in sorted(runs_dir.glob("*/result.json")):
+        result = json.loads(result_path.read_text())
+        events = scalar_events(result_path.parent / result["tensorboard_dir"])
+        episodes = events.get("charts/episodic_return", [])
+        evaluations = events.get("eval/episodic_return", [])
+        runs.append(
+            RunLog(
+                script=result["script"],
+                env_id=result["env_id"],
+                seed=result["seed"],
+                wall_time_seconds=result["wall_time_seconds"],
+                episode_steps=np.array([e.step for e in episodes], dtype=float),
+                episode_returns=np.array([e.value for e in episodes], dtype=float),
+                evaluation=evaluations[-1].value if evaluations else None,
+            )
+        )
+    return runs
+
+
+def final_return(run: RunLog) -> tuple[float, str]:
+    """The run's final return, and what it is."""
+    if run.evaluation is not None:
+        return run.evaluation, "last evaluation"
+    return float(run.episode_returns[-RECENT_EPISODES:].mean()), f"last {RECENT_EPISODES} training episodes"
+
+
+# ---------------------------------------------------------------------------------------
+# Figures and table
+# ---------------------------------------------------------------------------------------
+def draw_env(axes, env_runs: list[RunLog], rng: np.random.Generator) -> None:
+    """One env's curves, one per script, on a grid up to the shortest run's last episode."""
+    end = min(run.episode_steps.max() for run in env_runs)
+    grid = np.linspace(0, end, GRID_POINTS + 1)[1:]
+    for script in sorted({run.script for run in env_runs}):
+        runs = [run for run in env_runs if run.script == script]
+        curves = np.array([recent_mean_curve(run.episode_steps, run.episode_returns, grid) for run in runs])
+        started = ~np.isnan(curves).any(axis=0)  # where every seed has finished an episode
+        mean, low, high = mean_band(curves[:, started], rng)
+        axes.plot(grid[started], mean, label=f"{Path(script).stem} ({len(runs)} seeds)")
+        axes.fill_between(grid[started], low, high, alpha=0.2)
+    axes.set_title(env_runs[0].env_id)
+    axes.set_xlabel("environment steps")
+    axes.set_ylabel(f"return (last {RECENT_EPISODES} episodes)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+
+
+def table(runs: list[RunLog], rng: np.random.Generator) -> str:
+    lines = [
+        "| env | script | seeds | final return, mean ± std | IQM [95% bootstrap CI] | measured on | wall time per run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for env_id in sorted({run.env_id for run in runs}):
+        for script in sorted({run.script for run in runs if run.env_id == env_id}):
+            group = [run for run in runs if run.env_id == env_id and run.script == script]
+            finals, measures = zip(*(final_return(run) for run in group), strict=True)
+            low, high = bootstrap_interval(finals, iqm, rng)
+            wall = np.mean([run.wall_time_seconds for run in group]) / 60
+            lines.append(
+                f"| {env_id} | `{script}` | {len(group)} | {np.mean(finals):.1f} ± {np.std(finals):.1f} "
+                f"| {iqm(finals):.1f} [{low:.1f}, {high:.1f}] | {', '.join(sorted(set(measures)))} | {wall:.1f} min |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = tyro.cli(Args, args=argv, description=__doc__.split("\n\n")[0])
+    runs = [run for run in read_runs(args.runs_dir) if len(run.episode_returns)]
+    if not runs:
+        raise SystemExit(f"plot.py: error: no finished runs with episodes in {args.runs_dir}")
+    output_dir = args.output_dir or args.runs_dir
+    output_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(args.seed)
+    env_ids = sorted({run.env_id for run in runs})
+    for env_id in env_ids:
+        figure, axes = plt.subplots(figsize=(6, 4))
+        draw_env(axes, [run for run in runs if run.env_id == env_id], rng)
+        figure.tight_layout()
+        figure.savefig(output_dir / f"{env_id}.png", dpi=120)
+        plt.close(figure)
+    columns = min(3, len(env_ids))
+    rows = -(-len(env_ids) // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
+    for axes, env_id in zip(grid.flat, env_ids, strict=False):
+        draw_env(axes, [run for run in runs if run.env_id == env_id], rng)
+    for axes in grid.flat[len(env_ids) :]:
+        axes.axis("off")
+    figure.tight_layout()
+    figure.savefig(output_dir / "all_envs.png", dpi=120)
+    plt.close(figure)
+    (output_dir / "results.md").write_text(table(runs, rng))
+    print(f"{len(runs)} runs: figures and results.md written to {output_dir}")
+
+
+if __name__ == "__main__":
+    main()

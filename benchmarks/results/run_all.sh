@@ -1,0 +1,15 @@
+#!/bin/bash
+# The committed benchmark, from the repository root: bash benchmarks/results/run_all.sh
+# Resumable: run it again after a stop and it continues where it was (see benchmarks/README.md).
+set -e
+RUNS=benchmarks/results/runs
+COMMON=(--scripts ddpg_continuous.py td3_continuous.py sac_continuous.py --seeds 1 2 3 --runs-dir "$RUNS" --workers 2)
+# Short tasks: learning starts early, or the random phase would take most of the budget.
+python benchmarks/run.py "${COMMON[@]}" --env-ids Pendulum-v1 -- \
+    --total-timesteps 20000 --learning-starts 1000 --eval-frequency 5000
+python benchmarks/run.py "${COMMON[@]}" --env-ids InvertedPendulum-v4 -- \
+    --total-timesteps 30000 --learning-starts 5000 --eval-frequency 5000
+# MuJoCo locomotion, 100k steps, every other flag at the scripts' defaults.
+python benchmarks/run.py "${COMMON[@]}" --env-ids HalfCheetah-v4 Hopper-v4 Walker2d-v4 -- \
+    --total-timesteps 100000 --eval-frequency 10000
+python benchmarks/plot.py --runs-dir "$RUNS" --output-dir benchmarks/results

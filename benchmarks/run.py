@@ -1,0 +1,334 @@
+"""Run the algorithm scripts over environments and seeds: in parallel, resumable, here or on a Ray cluster.
+
+    python benchmarks/run.py --scripts td3_continuous.py sac_continuous.py --env-ids Hopper-v4 HalfCheetah-v4 \\
+        --seeds 1 2 3 --workers 2 -- --total-timesteps 100000
+
+Every (script, env, seed) is one run, in its own process, everything after `--` passed to the
+scripts. Run `<name>` = `<env>__<script>__<seed>` lives in `<runs-dir>/<name>/`: `log.txt` (its
+output), `runs/<the script's run directory>/` (TensorBoard log, checkpoints) and, once it has
+finished, `result.json`. Stop the benchmark at any time (Ctrl-C, `kill`, a lost machine) and start
+the same command again: finished runs are skipped, interrupted ones resume from their last
+checkpoint (the runner asks the scripts for one every `--checkpoint-frequency` steps), and runs that
+never wrote one start over. A larger `--total-timesteps` extends finished runs the same way.
+A failed run is reported with its log and does not stop the others.
+
+`--backend ray` sends the same runs to Ray (`pip install -r benchmarks/requirements.txt`), on this
+machine or on the cluster at `--ray-address`: one CPU per run, or one GPU with `--gpus-per-run 1`.
+The runs directory must then be on a file system that every node sees.
+"""
+
+import concurrent.futures
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tyro
+from common import ROOT, SCRIPTS
+
+
+@dataclass
+class Args:
+    scripts: list[str] = field(default_factory=lambda: list(SCRIPTS))
+    """the algorithm scripts to run"""
+    env_ids: list[str] = field(default_factory=lambda: ["Hopper-v4"])
+    """the environments"""
+    seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
+    """the seeds"""
+    runs_dir: Path = Path("runs/benchmark")
+    """where the runs go; the same directory again resumes the benchmark"""
+    workers: int = 1
+    """runs at a time on this machine (with --backend local)"""
+    threads_per_run: int | None = None
+    """torch threads of each run; default: this machine's cores shared among the workers (1 with Ray)"""
+    checkpoint_frequency: int = 20000
+    """steps between the checkpoints that interrupted runs resume from (0: none, interrupted runs start over)"""
+    backend: str = "local"
+    """"local" (processes on this machine) or "ray" (tasks on a Ray cluster)"""
+    ray_address: str | None = None
+    """the Ray cluster to join ("auto": the one this node belongs to); default: start a local Ray"""
+    gpus_per_run: float = 0.0
+    """GPUs each Ray task asks for; with 0, the scripts are given --no-cuda"""
+    progress_seconds: float = 10.0
+    """how often the progress line is printed"""
+
+
+@dataclass(frozen=True)
+class Run:
+    script: str
+    env_id: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', self.env_id)}__{Path(self.script).stem}__{self.seed}"
+
+
+def fail(message: str) -> None:
+    print(f"run.py: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def without_total_timesteps(flags: list[str]) -> list[str]:
+    """The flags less `--total-timesteps N` (or `--total-timesteps=N`): what defines the experiment."""
+    kept, skip = [], False
+    for flag in flags:
+        if skip:
+            skip = False
+        elif flag == "--total-timesteps":
+            skip = True
+        elif not flag.startswith("--total-timesteps="):
+            kept.append(flag)
+    return kept
+
+
+def script_run_dir(run_dir: Path) -> Path | None:
+    """The directory that the script made inside `run_dir/runs`, if it has started."""
+    made = sorted(path for path in (run_dir / "runs").glob("*") if path.is_dir())
+    return made[-1] if made else None
+
+
+def status(run_dir: Path, script_flags: list[str]) -> str:
+    """ "done", "extend" (done, with fewer steps than asked), "resume", "start" or "conflict" (other flags)."""
+    result_path = run_dir / "result.json"
+    if result_path.exists():
+        done_flags = json.loads(result_path.read_text())["script_flags"]
+        if done_flags == script_flags:
+            return "done"
+        return "extend" if without_total_timesteps(done_flags) == without_total_timesteps(script_flags) else "conflict"
+    made = script_run_dir(run_dir)
+    return "resume" if made is not None and any((made / "checkpoints").glob("step_*.pt")) else "start"
+
+
+def prepare(run: Run, args: Args, script_flags: list[str]) -> list[str]:
+    """The command that starts, resumes or extends this run; clears what a run without checkpoint left."""
+    run_dir = args.runs_dir / run.name
+    state = status(run_dir, script_flags)
+    command = [sys.executable, str(ROOT / run.script), "--env-id", run.env_id, "--seed", str(run.seed)]
+    command += ["--checkpoint-frequency", str(args.checkpoint_frequency), "--checkpoint-keep", "1"]
+    if args.backend == "ray" and args.gpus_per_run == 0:
+        command.append("--no-cuda")
+    if state in ("resume", "extend"):
+        command += ["--resume", str(script_run_dir(run_dir).resolve())]
+        (run_dir / "result.json").unlink(missing_ok=True)
+    else:
+        shutil.rmtree(run_dir / "runs", ignore_errors=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    return command + script_flags
+
+
+def execute(run: Run, run_dir: str, command: list[str], threads: int, script_flags: list[str], track=None) -> dict:
+    """Run one command to its end in `run_dir`, its output appended to log.txt; on success write result.json.
+
+    The same function runs in a local thread or as a Ray task on any node; `track(process, alive)`,
+    if given, is told when the process starts and ends (so that a stop can reach it).
+    """
+    run_dir = Path(run_dir)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONWARNINGS="ignore::DeprecationWarning")
+    start = time.time()
+    with open(run_dir / "log.txt", "a") as log:
+        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(command)}\n")
+        log.flush()
+        process = subprocess.Popen(command, cwd=run_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
+        if track:
+            track(process, True)
+        try:
+            returncode = process.wait()
+        except BaseException:  # a cancelled Ray task: let the script checkpoint before it goes
+            process.terminate()
+            process.wait()
+            raise
+        finally:
+            if track:
+                track(process, False)
+    seconds = time.time() - start
+    with open(run_dir / "attempts.jsonl", "a") as attempts:
+        attempts.write(json.dumps({"command": command, "returncode": returncode, "seconds": seconds}) + "\n")
+    if returncode == 0:
+        lines = (run_dir / "attempts.jsonl").read_text().splitlines()
+        result = {
+            "script": run.script,
+            "env_id": run.env_id,
+            "seed": run.seed,
+            "script_flags": script_flags,
+            "wall_time_seconds": sum(json.loads(line)["seconds"] for line in lines),
+            "tensorboard_dir": str(script_run_dir(run_dir).relative_to(run_dir)),
+        }
+        (run_dir / "result.json").write_text(json.dumps(result, indent=2))
+    return {"returncode": returncode, "seconds": seconds}
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """Counts of runs done / running / failed / pending, with an estimate of the time left."""
+
+    def __init__(self, total: int, skipped: int, parallel: int):
+        self.total, self.skipped, self.parallel = total, skipped, parallel
+        self.done, self.failed, self.running = skipped, [], 0
+        self.durations: list[float] = []
+        self.start = self.last_print = time.time()
+
+    def line(self) -> str:
+        pending = self.total - self.done - len(self.failed) - self.running
+        eta = "n/a"
+        if self.durations:
+            mean = sum(self.durations) / len(self.durations)
+            eta = format_duration(mean * (pending + self.running / 2) / max(1, self.parallel))
+        return (
+            f"[{format_duration(time.time() - self.start)}] done {self.done}/{self.total}"
+            f" ({self.skipped} before) | running {self.running} | failed {len(self.failed)} | pending {pending}"
+            f" | ETA {eta}"
+        )
+
+    def maybe_print(self, seconds: float) -> None:
+        if time.time() - self.last_print >= seconds:
+            print(self.line(), flush=True)
+            self.last_print = time.time()
+
+    def finished(self, run: Run, outcome: dict, log_path: Path) -> None:
+        self.running -= 1
+        if outcome["returncode"] == 0:
+            self.done += 1
+            self.durations.append(outcome["seconds"])
+            print(f"finished {run.name} in {format_duration(outcome['seconds'])}", flush=True)
+        else:
+            self.failed.append(run)
+            print(f"FAILED {run.name} (exit {outcome['returncode']}); log: {log_path}", flush=True)
+
+
+def run_local(todo: list[tuple[Run, list[str]]], args: Args, script_flags: list[str], progress: Progress) -> None:
+    threads = args.threads_per_run or max(1, (os.cpu_count() or 1) // args.workers)
+    stopping = threading.Event()
+    live, lock = set(), threading.Lock()  # the runs' processes
+
+    def track(process: subprocess.Popen, alive: bool) -> None:
+        with lock:
+            (live.add if alive else live.discard)(process)
+
+    def stop(signum, frame):
+        if not stopping.is_set():
+            print(f"\n{signal.Signals(signum).name}: stopping the runs (they checkpoint first)", flush=True)
+        stopping.set()
+        with lock:
+            for process in live:
+                process.send_signal(signal.SIGTERM)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
+            pending = list(todo)
+            futures = {}
+            while pending or futures:
+                while pending and len(futures) < args.workers and not stopping.is_set():
+                    run, command = pending.pop(0)
+                    run_dir = args.runs_dir / run.name
+                    futures[pool.submit(execute, run, str(run_dir), command, threads, script_flags, track)] = run
+                    progress.running += 1
+                if stopping.is_set():
+                    pending.clear()
+                finished, _ = concurrent.futures.wait(futures, timeout=1.0, return_when="FIRST_COMPLETED")
+                for future in finished:
+                    run = futures.pop(future)
+                    outcome = future.result()
+                    if stopping.is_set() and outcome["returncode"] != 0:
+                        progress.running -= 1  # interrupted, not failed: it resumes next time
+                    else:
+                        progress.finished(run, outcome, args.runs_dir / run.name / "log.txt")
+                progress.maybe_print(args.progress_seconds)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if stopping.is_set():
+        print("stopped; run the same command again to resume", flush=True)
+        sys.exit(130)
+
+
+def run_ray(todo: list[tuple[Run, list[str]]], args: Args, script_flags: list[str], progress: Progress) -> None:
+    try:
+        import ray  # optional: only --backend ray needs it
+    except ModuleNotFoundError:
+        fail("--backend ray needs Ray: pip install -r benchmarks/requirements.txt")
+    ray.init(address=args.ray_address, log_to_driver=False)
+    progress.parallel = max(1, int(ray.cluster_resources().get("GPU" if args.gpus_per_run else "CPU", 1)))
+    remote_execute = ray.remote(num_cpus=1, num_gpus=args.gpus_per_run, max_retries=0)(execute)
+    threads = args.threads_per_run or 1
+    references = {}
+    for run, command in todo:
+        run_dir = str((args.runs_dir / run.name).resolve())
+        references[remote_execute.remote(run, run_dir, command, threads, script_flags)] = run
+        progress.running += 1
+    try:
+        while references:
+            finished, _ = ray.wait(list(references), timeout=1.0)
+            for reference in finished:
+                run = references.pop(reference)
+                progress.finished(run, ray.get(reference), args.runs_dir / run.name / "log.txt")
+            progress.maybe_print(args.progress_seconds)
+    except KeyboardInterrupt:
+        print("\nstopping the runs (they checkpoint first)", flush=True)
+        for reference in references:
+            ray.cancel(reference)
+        ray.wait(list(references), num_returns=len(references), timeout=120)
+        print("stopped; run the same command again to resume", flush=True)
+        sys.exit(130)
+    finally:
+        ray.shutdown()
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = tyro.cli(Args, args=argv[:split], description=__doc__.split("\n\n")[0])
+    script_flags = argv[split + 1 :]
+    for script in args.scripts:
+        if not (ROOT / script).is_file():
+            fail(f"no script {script!r} in {ROOT}; choose from {', '.join(SCRIPTS)}")
+    if args.backend not in ("local", "ray"):
+        fail(f"--backend must be local or ray, got {args.backend!r}")
+    if args.workers < 1:
+        fail(f"--workers must be at least 1, got {args.workers}")
+    bad = [flag for flag in ("--env-id", "--seed", "--resume", "--checkpoint-frequency") if flag in script_flags]
+    if bad:
+        fail(f"give {', '.join(bad)} to the runner, not after `--`: it sets them for every run")
+
+    # Env by env, seed by seed: a benchmark stopped halfway has every script on its first envs.
+    runs = [Run(script, env_id, seed) for env_id in args.env_ids for seed in args.seeds for script in args.scripts]
+    states = {run: status(args.runs_dir / run.name, script_flags) for run in runs}
+    conflicts = [run.name for run, state in states.items() if state == "conflict"]
+    if conflicts:
+        fail(
+            f"{args.runs_dir} holds finished runs made with other script flags ({', '.join(conflicts[:3])}...): "
+            "use another --runs-dir, or the same flags"
+        )
+    todo = [(run, prepare(run, args, script_flags)) for run in runs if states[run] != "done"]
+    skipped = len(runs) - len(todo)
+    print(
+        f"{len(runs)} runs in {args.runs_dir}: {skipped} finished before, "
+        f"{sum(states[run] in ('resume', 'extend') for run, _ in todo)} to resume, "
+        f"{sum(states[run] == 'start' for run, _ in todo)} to start",
+        flush=True,
+    )
+    progress = Progress(len(runs), skipped, args.workers)
+    if todo:
+        (run_local if args.backend == "local" else run_ray)(todo, args, script_flags, progress)
+    print(progress.line(), flush=True)
+    if progress.failed:
+        print("failed runs (their logs say why):", flush=True)
+        for run in progress.failed:
+            print(f"  {run.name}: {args.runs_dir / run.name / 'log.txt'}", flush=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

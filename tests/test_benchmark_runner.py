@@ -1,0 +1,156 @@
+"""benchmarks/run.py and benchmarks/plot.py: a tiny benchmark, killed and resumed, then plotted; the statistics."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import matplotlib.image
+import numpy as np
+import pytest
+from helpers import ROOT, TESTS
+from plot import bootstrap_interval, iqm, mean_band, recent_mean_curve
+
+TINY = ["--total-timesteps", "1000", "--learning-starts", "200", "--batch-size", "32"]
+RUNNER = [sys.executable, str(ROOT / "benchmarks" / "run.py")]
+
+
+def runner_command(runs_dir, *flags: str) -> list[str]:
+    return [
+        *RUNNER, "--scripts", "td3_continuous.py", "ddpg_continuous.py", "--env-ids", "Pendulum-v1",
+        "--seeds", "1", "2", "--runs-dir", str(runs_dir), "--checkpoint-frequency", "200", *flags, "--", *TINY,
+    ]  # fmt: skip
+
+
+def call(command: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout)
+
+
+def attempts(run_dir) -> list[dict]:
+    path = run_dir / "attempts.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_killed_benchmark_resumes_without_redoing_finished_runs_and_plots(tmp_path):
+    runs_dir = tmp_path / "runs"
+    names = [f"Pendulum-v1__{script}__{seed}" for script in ("td3_continuous", "ddpg_continuous") for seed in (1, 2)]
+    # One run at a time, so that when the second run has checkpointed the first is finished and
+    # the last two have not started. Then the whole process group dies at once, like a lost machine.
+    env = dict(os.environ, PYTHONPATH=str(TESTS))
+    runner = subprocess.Popen(
+        runner_command(runs_dir, "--workers", "1"), env=env, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 300
+    second_checkpoints = runs_dir / names[1] / "runs"
+    while not list(second_checkpoints.glob("*/checkpoints/step_*.pt")):
+        assert runner.poll() is None and time.time() < deadline, runner.stdout.read()
+        time.sleep(0.2)
+    os.killpg(runner.pid, signal.SIGKILL)
+    runner.wait()
+    assert (runs_dir / names[0] / "result.json").exists()
+    assert not (runs_dir / names[1] / "result.json").exists()
+
+    result = call(runner_command(runs_dir, "--workers", "2"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 runs in" in result.stdout and "1 finished before, 1 to resume, 2 to start" in result.stdout
+    assert "done 4/4" in result.stdout
+    assert len(attempts(runs_dir / names[0])) == 1  # not redone
+    resumed = attempts(runs_dir / names[1])
+    assert len(resumed) == 1 and "--resume" in resumed[0]["command"]  # the killed attempt left no record
+    for name in names:
+        result_json = json.loads((runs_dir / name / "result.json").read_text())
+        assert result_json["wall_time_seconds"] > 0 and result_json["script_flags"] == TINY
+
+    # Nothing left to do: every run is skipped.
+    again = call(runner_command(runs_dir))
+    assert again.returncode == 0 and "4 finished before, 0 to resume, 0 to start" in again.stdout
+
+    plotted = call([sys.executable, str(ROOT / "benchmarks" / "plot.py"), "--runs-dir", str(runs_dir)])
+    assert plotted.returncode == 0, plotted.stderr
+    for figure in ("Pendulum-v1.png", "all_envs.png"):
+        pixels = matplotlib.image.imread(runs_dir / figure)
+        assert pixels.shape[0] > 200 and pixels.std() > 0.05  # a drawn figure, not a blank page
+    rows = [line for line in (runs_dir / "results.md").read_text().splitlines() if "Pendulum-v1" in line]
+    assert len(rows) == 2
+    for row, script in zip(sorted(rows), ["ddpg_continuous.py", "td3_continuous.py"], strict=True):
+        cells = [cell.strip() for cell in row.split("|")[1:-1]]
+        assert cells[1] == f"`{script}`" and cells[2] == "2"
+        mean, std = (float(x) for x in cells[3].split(" ± "))
+        assert -2000 < mean < 0 and std >= 0  # Pendulum returns
+        assert cells[5] == "last 10 training episodes"
+        assert cells[6].endswith(" min")
+
+
+def test_a_larger_budget_extends_finished_runs(tmp_path):
+    runs_dir = tmp_path / "runs"
+    command = [*RUNNER, "--scripts", "td3_continuous.py", "--env-ids", "Pendulum-v1", "--seeds", "1"]
+    command += ["--runs-dir", str(runs_dir), "--checkpoint-frequency", "200", "--"]
+    first = call([*command, *TINY])
+    assert first.returncode == 0, first.stdout + first.stderr
+    longer = [flag if flag != "1000" else "1400" for flag in TINY]
+    second = call([*command, *longer])
+    assert second.returncode == 0 and "1 to resume" in second.stdout, second.stdout + second.stderr
+    (run_attempts,) = [attempts(runs_dir / "Pendulum-v1__td3_continuous__1")]
+    assert len(run_attempts) == 2 and "--resume" in run_attempts[1]["command"]
+    # Other flags than the budget: refused, with what to do.
+    other = call([*command, *TINY, "--gamma", "0.9"])
+    assert other.returncode == 2 and "other script flags" in other.stderr and "Traceback" not in other.stderr
+
+
+def test_a_failed_run_is_reported_and_the_others_go_on(tmp_path):
+    runs_dir = tmp_path / "runs"
+    command = [*RUNNER, "--scripts", "td3_continuous.py", "--env-ids", "Pendulum-v1", "NoSuchEnv-v0"]
+    command += ["--seeds", "1", "--runs-dir", str(runs_dir), "--", *TINY]
+    result = call(command)
+    assert result.returncode == 1
+    assert "FAILED NoSuchEnv-v0__td3_continuous__1 (exit 2); log: " in result.stdout
+    assert (
+        "cannot make --env-id 'NoSuchEnv-v0'" in (runs_dir / "NoSuchEnv-v0__td3_continuous__1" / "log.txt").read_text()
+    )
+    assert (runs_dir / "Pendulum-v1__td3_continuous__1" / "result.json").exists()
+
+
+def test_flags_the_runner_owns_are_refused_after_the_separator(tmp_path):
+    result = call([*RUNNER, "--runs-dir", str(tmp_path), "--", "--seed", "3"])
+    assert result.returncode == 2 and "give --seed to the runner" in result.stderr
+
+
+def test_ray_backend_runs_a_tiny_benchmark(tmp_path):
+    pytest.importorskip("ray")
+    runs_dir = tmp_path / "runs"
+    command = [*RUNNER, "--backend", "ray", "--scripts", "sac_continuous.py", "--env-ids", "Pendulum-v1"]
+    command += ["--seeds", "1", "2", "--runs-dir", str(runs_dir), "--", *TINY]
+    result = call(command)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for seed in (1, 2):
+        assert (runs_dir / f"Pendulum-v1__sac_continuous__{seed}" / "result.json").exists()
+
+
+# ---------------------------------------------------------------------------------------
+# The statistics, against values worked out by hand
+# ---------------------------------------------------------------------------------------
+def test_iqm_drops_a_quarter_at_each_end():
+    assert iqm([1, 2, 3, 4]) == 2.5  # drops 1 and 4
+    assert iqm([100, 1, 7, 2, 6, 3, 5, 4]) == 4.5  # sorted 1..7, 100: keeps 3, 4, 5, 6
+    assert iqm([5, 1, 9]) == 5.0  # three values: nothing to drop, the mean
+
+
+def test_recent_mean_curve_averages_the_last_episodes_at_each_step():
+    steps = np.array([10, 20, 30, 40])
+    returns = np.array([1.0, 2.0, 3.0, 10.0])
+    curve = recent_mean_curve(steps, returns, grid=np.array([5, 10, 25, 40, 100]), window=2)
+    assert np.isnan(curve[0])  # no episode yet
+    assert curve[1:].tolist() == [1.0, 1.5, 6.5, 6.5]
+
+
+def test_bootstrap_intervals():
+    rng = np.random.default_rng(0)
+    assert bootstrap_interval([3.0, 3.0, 3.0], np.mean, rng) == (3.0, 3.0)
+    low, high = bootstrap_interval([0.0, 1.0], np.mean, rng)
+    assert (low, high) == (0.0, 1.0)  # resamples of two values: means 0, 0.5 or 1
+    curves = np.array([[1.0, 2.0], [3.0, 4.0]])
+    mean, low, high = mean_band(curves, rng)
+    assert mean.tolist() == [2.0, 3.0] and low.tolist() == [1.0, 2.0] and high.tolist() == [3.0, 4.0]
