@@ -35,7 +35,8 @@ def attempts(run_dir) -> list[dict]:
 
 def test_a_killed_benchmark_resumes_without_redoing_finished_runs_and_plots(tmp_path):
     runs_dir = tmp_path / "runs"
-    names = [f"Pendulum-v1__{script}__{seed}" for script in ("td3_continuous", "ddpg_continuous") for seed in (1, 2)]
+    # In the runner's order: env by env, seed by seed.
+    names = [f"Pendulum-v1__{script}__{seed}" for seed in (1, 2) for script in ("td3_continuous", "ddpg_continuous")]
     # One run at a time, so that when the second run has checkpointed the first is finished and
     # the last two have not started. Then the whole process group dies at once, like a lost machine.
     env = dict(os.environ, PYTHONPATH=str(TESTS))

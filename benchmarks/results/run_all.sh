@@ -1,7 +1,7 @@
 #!/bin/bash
 # The committed benchmark, from the repository root: bash benchmarks/results/run_all.sh
 # Resumable: run it again after a stop and it continues where it was (see benchmarks/README.md).
-set -e
+
 RUNS=benchmarks/results/runs
 COMMON=(--scripts ddpg_continuous.py td3_continuous.py sac_continuous.py --seeds 1 2 3 --runs-dir "$RUNS" --workers 2)
 # Short tasks: learning starts early, or the random phase would take most of the budget.
