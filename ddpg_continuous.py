@@ -134,7 +134,7 @@ class Args:
     param_noise_initial_std: float = 0.1
     """parameter noise: the initial std of the Gaussian added to the actor's weights"""
     param_noise_adapt_every: int = 50
-    """parameter noise: adapt the weight-noise std every this many steps (Plappert et al.: 50)"""
+    """parameter noise: adapt the weight-noise std every this many updates (Plappert et al.: 50)"""
     learning_starts: int = int(25e3)
     """transitions collected with uniformly random actions before learning starts"""
     policy_frequency: int = 1

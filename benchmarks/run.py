@@ -175,16 +175,22 @@ class Progress:
 
     def __init__(self, total: int, skipped: int, parallel: int):
         self.total, self.skipped, self.parallel = total, skipped, parallel
-        self.done, self.failed, self.running = skipped, [], 0
+        self.done, self.failed = skipped, []
+        self.started: dict[Run, float] = {}  # the runs in progress, and when they started
         self.durations: list[float] = []
         self.start = self.last_print = time.time()
+
+    @property
+    def running(self) -> int:
+        return len(self.started)
 
     def line(self) -> str:
         pending = self.total - self.done - len(self.failed) - self.running
         eta = "n/a"
-        if self.durations:
-            mean = sum(self.durations) / len(self.durations)
-            eta = format_duration(mean * (pending + self.running / 2) / max(1, self.parallel))
+        if self.durations:  # runs left at the mean duration so far, less what the running ones have done
+            mean, now = sum(self.durations) / len(self.durations), time.time()
+            left = pending * mean + sum(max(0.0, mean - (now - start)) for start in self.started.values())
+            eta = format_duration(left / max(1, self.parallel))
         return (
             f"[{format_duration(time.time() - self.start)}] done {self.done}/{self.total}"
             f" ({self.skipped} before) | running {self.running} | failed {len(self.failed)} | pending {pending}"
@@ -197,7 +203,7 @@ class Progress:
             self.last_print = time.time()
 
     def finished(self, run: Run, outcome: dict, log_path: Path) -> None:
-        self.running -= 1
+        del self.started[run]
         if outcome["returncode"] == 0:
             self.done += 1
             self.durations.append(outcome["seconds"])
@@ -234,7 +240,7 @@ def run_local(todo: list[tuple[Run, list[str]]], args: Args, script_flags: list[
                     run, command = pending.pop(0)
                     run_dir = args.runs_dir / run.name
                     futures[pool.submit(execute, run, str(run_dir), command, threads, script_flags, track)] = run
-                    progress.running += 1
+                    progress.started[run] = time.time()
                 if stopping.is_set():
                     pending.clear()
                 finished, _ = concurrent.futures.wait(futures, timeout=1.0, return_when="FIRST_COMPLETED")
@@ -242,7 +248,7 @@ def run_local(todo: list[tuple[Run, list[str]]], args: Args, script_flags: list[
                     run = futures.pop(future)
                     outcome = future.result()
                     if stopping.is_set() and outcome["returncode"] != 0:
-                        progress.running -= 1  # interrupted, not failed: it resumes next time
+                        del progress.started[run]  # interrupted, not failed: it resumes next time
                     else:
                         progress.finished(run, outcome, args.runs_dir / run.name / "log.txt")
                 progress.maybe_print(args.progress_seconds)
@@ -267,7 +273,7 @@ def run_ray(todo: list[tuple[Run, list[str]]], args: Args, script_flags: list[st
     for run, command in todo:
         run_dir = str((args.runs_dir / run.name).resolve())
         references[remote_execute.remote(run, run_dir, command, threads, script_flags)] = run
-        progress.running += 1
+        progress.started[run] = time.time()  # submitted: Ray starts it when a CPU is free
     try:
         while references:
             finished, _ = ray.wait(list(references), timeout=1.0)

@@ -1,0 +1,98 @@
+"""The docs do not rot: every relative link resolves, every line link shows the code it names, and
+every hyperparameter table lists each flag with its true default.
+
+A link to a script line is written [`code`](../td3_continuous.py#L123) (or #L123-L125): the code
+in the link text must be on that line (or in that range). When a script changes, this test says
+where the code went.
+"""
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+from helpers import ROOT, load_script
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "benchmarks").rglob("*.md"))]
+LINK = re.compile(r"(?<!!)\[((?:[^\[\]]|\[[^\]]*\])*)\]\(([^)\s]+)\)|!\[[^\]]*\]\(([^)\s]+)\)")
+ALGORITHM_PAGES = {
+    "docs/td3.md": "td3_continuous.py",
+    "docs/sac.md": "sac_continuous.py",
+    "docs/ddpg.md": "ddpg_continuous.py",
+}
+
+
+def links(path: Path):
+    """(text, target) of every Markdown link and image in a file, outside fenced code blocks."""
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.DOTALL)
+    for match in LINK.finditer(text):
+        yield (match.group(1) or "", match.group(2) or match.group(3))
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    heading = re.sub(r"[`*_]", "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", heading).replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.DOTALL)
+    return {github_anchor(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+
+
+def check_line_link(text: str, file: Path, anchor: str) -> None:
+    match = re.fullmatch(r"L(\d+)(?:-L(\d+))?", anchor)
+    assert match, f"line anchors look like #L12 or #L12-L15, not #{anchor}"
+    first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+    lines = file.read_text().splitlines()
+    assert 1 <= first <= last <= len(lines), f"{file.name} has {len(lines)} lines, not #{anchor}"
+    code = re.fullmatch(r"`([^`]+)`", text)
+    assert code, f"a link to #{anchor} of {file.name} must name its code as `code`, not {text!r}"
+    if code.group(1) not in "\n".join(lines[first - 1 : last]):
+        now = [number for number, line in enumerate(lines, 1) if code.group(1) in line]
+        pytest.fail(f"`{code.group(1)}` is not at {file.name}#{anchor}; it is now at line(s) {now}")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_relative_link_resolves(doc):
+    checked = 0
+    for text, target in links(doc):
+        if re.match(r"[a-z]+:", target):  # http:, https:, mailto:
+            continue
+        path_part, _, anchor = target.partition("#")
+        file = (doc.parent / path_part).resolve() if path_part else doc
+        assert file.exists(), f"{doc.name}: [{text}]({target}) points to a missing {file}"
+        if anchor and file.suffix == ".py":
+            check_line_link(text, file, anchor)
+        elif anchor and file.suffix == ".md":
+            assert anchor in anchors(file), f"{doc.name}: no heading #{anchor} in {file.name}"
+        checked += 1
+    assert checked > 0 or doc.name != "README.md"
+
+
+def flag_default(value) -> str:
+    """How a default is written in the tables: as tyro shows it on the command line."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(item) for item in value)
+    return str(value)
+
+
+@pytest.mark.parametrize("page", ALGORITHM_PAGES, ids=list(ALGORITHM_PAGES))
+def test_hyperparameter_tables_give_every_flag_its_true_default(page):
+    module = load_script(ALGORITHM_PAGES[page])
+    text = (ROOT / page).read_text()
+    rows = dict(re.findall(r"^\| `--([a-z0-9-]+)` \| `([^`]*)` \|", text, flags=re.MULTILINE))
+    defaults = {
+        field.name.replace("_", "-"): field.default
+        if field.default is not dataclasses.MISSING
+        else field.default_factory()
+        for field in dataclasses.fields(module.Args)
+    }
+    hyperparameters = {name for name in defaults if name.replace("-", "_") not in module.RUN_CONTROL_FLAGS}
+    hyperparameters -= {"exp-name", "seed", "torch-deterministic", "cuda", "eval-only", "env-id"}
+    assert hyperparameters <= set(rows), f"{page} lacks {sorted(hyperparameters - set(rows))}"
+    for flag, written in rows.items():
+        assert flag in defaults, f"{page} documents --{flag}, which {ALGORITHM_PAGES[page]} does not have"
+        assert written == flag_default(defaults[flag]), f"{page}: --{flag} defaults to {defaults[flag]!r}"
