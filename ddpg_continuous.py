@@ -866,14 +866,17 @@ def main(argv: list[str] | None = None) -> dict | None:
         }
 
     # SIGINT (Ctrl-C) and SIGTERM (schedulers, `kill`) end the current step, then stop cleanly;
-    # a second signal stops at once.
-    stop_signal = None
+    # a second signal stops at once, unless it comes within a second of the first: the same stop
+    # can arrive twice (Ctrl-C reaches a whole process group, a scheduler signals every process).
+    stop_signal, stop_time = None, 0.0
 
     def request_stop(signum, frame):
-        nonlocal stop_signal
+        nonlocal stop_signal, stop_time
         if stop_signal is not None:
+            if time.time() - stop_time < 1.0:
+                return
             raise KeyboardInterrupt
-        stop_signal = signum
+        stop_signal, stop_time = signum, time.time()
         print(f"\n{signal.Signals(signum).name}: stopping after this step (again to stop at once)", flush=True)
 
     def crossed(frequency: int) -> bool:

@@ -118,8 +118,9 @@ def prepare(run: Run, args: Args, script_flags: list[str]) -> list[str]:
     if state in ("resume", "extend"):
         command += ["--resume", str(script_run_dir(run_dir).resolve())]
         (run_dir / "result.json").unlink(missing_ok=True)
-    else:
+    else:  # from scratch: what an attempt without checkpoint left goes (log.txt keeps its story)
         shutil.rmtree(run_dir / "runs", ignore_errors=True)
+        (run_dir / "attempts.jsonl").unlink(missing_ok=True)
         run_dir.mkdir(parents=True, exist_ok=True)
     return command + script_flags
 

@@ -122,12 +122,18 @@ def test_resuming_with_other_algorithm_flags_is_refused(script, capsys):
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_stops_the_run_with_a_checkpoint_and_says_how_to_resume(script, signum, tmp_path):
+@pytest.mark.parametrize(
+    "signals",
+    [[signal.SIGINT], [signal.SIGTERM], [signal.SIGINT, signal.SIGTERM]],
+    ids=["SIGINT", "SIGTERM", "SIGINT and SIGTERM at once"],  # the last: Ctrl-C to a group, and a runner
+)
+def test_a_signal_stops_the_run_with_a_checkpoint_and_says_how_to_resume(script, signals, tmp_path):
     flags = [*SHORT, "--total-timesteps", "100000", "--checkpoint-frequency", "300"]
     process = start_script(script, *flags, cwd=tmp_path)
     run_dir = wait_for_checkpoint(tmp_path, 300, process)
-    process.send_signal(signum)
+    for signum in signals:
+        process.send_signal(signum)
+    signum = signals[0]
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 128 + signum, stderr[-3000:]
     assert "Traceback" not in stderr

@@ -96,3 +96,13 @@ def test_hyperparameter_tables_give_every_flag_its_true_default(page):
     for flag, written in rows.items():
         assert flag in defaults, f"{page} documents --{flag}, which {ALGORITHM_PAGES[page]} does not have"
         assert written == flag_default(defaults[flag]), f"{page}: --{flag} defaults to {defaults[flag]!r}"
+
+
+def test_quoted_benchmark_rows_are_the_committed_results():
+    """A results row quoted in the docs (| env | `script` | seeds | ...) is the row plot.py wrote."""
+    results = ROOT / "benchmarks" / "results" / "results.md"
+    committed = set(results.read_text().splitlines()) if results.exists() else set()
+    row = re.compile(r"^\| [\w.-]+ \| `\w+_continuous\.py` \| \d+ \|.*$", flags=re.MULTILINE)
+    for doc in DOCS:
+        for quoted in row.findall(doc.read_text()):
+            assert quoted in committed, f"{doc.name} quotes a row that is not in {results.name}: {quoted}"
