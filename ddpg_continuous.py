@@ -22,8 +22,8 @@ The paper's own configuration, in one line:
 Differences from the paper, and why:
 - The defaults are the well-tuned modern DDPG ("Our DDPG" of the TD3 paper, as CleanRL): 256-256,
   the action at the critic's input, Adam 3e-4 for both networks, batch 256, tau 0.005, no weight
-  decay, Gaussian exploration 0.1, 25k random steps first. It learns much better than the paper's
-  settings on the MuJoCo tasks; the flags above restore those.
+  decay, Gaussian exploration 0.1, 25k random steps first. The line above restores the paper's
+  settings except those random steps (`--learning-starts`) and batch normalisation (see below).
 - The actor updates at every critic update (`--policy-frequency 1`), as in the paper; CleanRL's
   DDPG defaults to 2, an idea of TD3's.
 - `--layer-norm` adds layer normalisation where the paper used batch normalisation, which behaves

@@ -88,9 +88,41 @@ def record(result: dict, networks: dict) -> dict:
     return result | {f"{name} after": values(network) for name, network in networks.items()}
 
 
+def min_target_q(target_critics, next_obs: torch.Tensor, next_actions: torch.Tensor) -> torch.Tensor:
+    next_inputs = torch.cat([next_obs, next_actions], 1)
+    return torch.min(target_critics[0](next_inputs), target_critics[1](next_inputs)).squeeze(1)
+
+
+def twin_critic_step(fast: dict, twin_critic, critics, batch: dict, y: torch.Tensor, lr: float) -> None:
+    """The reference step of two separate critics toward y, checked against the fast update's numbers."""
+    inputs = torch.cat([batch["obs"], batch["actions"]], 1)
+    critic_loss = sum(F.mse_loss(q(inputs).squeeze(1), y) for q in critics)
+    critic_params = [p for q in critics for p in q.parameters()]
+    critic_optimizer = adam(critic_params, lr)
+    critic_loss.backward()
+    assert torch.allclose(fast["critic loss"], critic_loss)
+    assert_all_close(as_separate(fast["critic grads"], twin_critic), [p.grad for p in critic_params])
+    critic_optimizer.step()
+
+
+def check_twin_weights_after(fast: dict, twin_critic, critics, target_critics) -> None:
+    for name, networks in [("critic", critics), ("target_critic", target_critics)]:
+        reference = [p for q in networks for p in q.parameters()]
+        assert_all_close(as_separate(fast[f"{name} after"], twin_critic), reference, atol=1e-6)
+
+
 # ---------------------------------------------------------------------------------------
 # The scripts' updates, in the order of their training loops
 # ---------------------------------------------------------------------------------------
+def gradient_step(optimizer, loss: torch.Tensor, network: torch.nn.Module, only_network: bool = False) -> list:
+    """As the loops do: zero the gradients, backward (into `network` alone, if asked), step; the gradients used."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward(inputs=list(network.parameters()) if only_network else None)
+    used = grads(network)
+    optimizer.step()
+    return used
+
+
 def td3_update(networks: dict, batch: dict, compile_: bool = False) -> dict:
     args = td3.Args(compile=compile_)
     actor, critic = networks["actor"], networks["critic"]
@@ -102,16 +134,10 @@ def td3_update(networks: dict, batch: dict, compile_: bool = False) -> dict:
         batch, networks["target_actor"], networks["target_critic"], args, LOW_T, HIGH_T
     )
     result["critic loss"], _, _ = td3.compiled(td3.critic_loss, args, CPU)(batch, critic, target)
-    critic_optimizer.zero_grad(set_to_none=True)
-    result["critic loss"].backward()
-    result["critic grads"] = grads(critic)
-    critic_optimizer.step()
+    result["critic grads"] = gradient_step(critic_optimizer, result["critic loss"], critic)
     result["actor loss"] = td3.compiled(td3.actor_loss, args, CPU)(batch, actor, critic)
-    actor_optimizer.zero_grad(set_to_none=True)
-    result["actor loss"].backward(inputs=list(actor.parameters()))
-    result["actor grads"] = grads(actor)
+    result["actor grads"] = gradient_step(actor_optimizer, result["actor loss"], actor, only_network=True)
     result["critic grads after the actor loss"] = grads(critic)  # untouched: still the critic loss's
-    actor_optimizer.step()
     td3.soft_update(networks["target_actor"], actor, args.tau)
     td3.soft_update(networks["target_critic"], critic, args.tau)
     return record(result, networks)
@@ -129,16 +155,10 @@ def sac_update(networks: dict, batch: dict, compile_: bool = False) -> dict:
     torch.manual_seed(1)
     target = sac.compiled(sac.critic_target, args, CPU)(batch, actor, networks["target_critic"], args, alpha)
     result["critic loss"], _, _ = sac.compiled(sac.critic_loss, args, CPU)(batch, critic, target)
-    critic_optimizer.zero_grad(set_to_none=True)
-    result["critic loss"].backward()
-    result["critic grads"] = grads(critic)
-    critic_optimizer.step()
+    result["critic grads"] = gradient_step(critic_optimizer, result["critic loss"], critic)
     result["actor loss"], log_prob = sac.compiled(sac.actor_loss, args, CPU)(batch, actor, critic, alpha)
-    actor_optimizer.zero_grad(set_to_none=True)
-    result["actor loss"].backward(inputs=list(actor.parameters()))
-    result["actor grads"] = grads(actor)
-    result["critic grads after the actor loss"] = grads(critic)
-    actor_optimizer.step()
+    result["actor grads"] = gradient_step(actor_optimizer, result["actor loss"], actor, only_network=True)
+    result["critic grads after the actor loss"] = grads(critic)  # untouched: still the critic loss's
     result["alpha loss"] = sac.temperature_loss(log_alpha, log_prob, TARGET_ENTROPY)
     alpha_optimizer.zero_grad(set_to_none=True)
     result["alpha loss"].backward()
@@ -158,16 +178,10 @@ def ddpg_update(networks: dict, batch: dict, compile_: bool = False) -> dict:
         batch, networks["target_actor"], networks["target_critic"], args
     )
     result["critic loss"], _ = ddpg.compiled(ddpg.critic_loss, args, CPU)(batch, critic, target)
-    critic_optimizer.zero_grad(set_to_none=True)
-    result["critic loss"].backward()
-    result["critic grads"] = grads(critic)
-    critic_optimizer.step()
+    result["critic grads"] = gradient_step(critic_optimizer, result["critic loss"], critic)
     result["actor loss"] = ddpg.compiled(ddpg.actor_loss, args, CPU)(batch, actor, critic)
-    actor_optimizer.zero_grad(set_to_none=True)
-    result["actor loss"].backward(inputs=list(actor.parameters()))
-    result["actor grads"] = grads(actor)
-    result["critic grads after the actor loss"] = grads(critic)
-    actor_optimizer.step()
+    result["actor grads"] = gradient_step(actor_optimizer, result["actor loss"], actor, only_network=True)
+    result["critic grads after the actor loss"] = grads(critic)  # untouched: still the critic loss's
     ddpg.soft_update(networks["target_actor"], actor, args.tau)
     ddpg.soft_update(networks["target_critic"], critic, args.tau)
     return record(result, networks)
@@ -188,17 +202,9 @@ def test_td3_update_equals_the_reference():
     with torch.no_grad():
         noise = (torch.randn(BATCH_SIZE, 2) * args.policy_noise).clamp(-args.noise_clip, args.noise_clip)
         next_actions = (target_actor(batch["next_obs"]) + noise * (HIGH_T - LOW_T) / 2).clamp(LOW_T, HIGH_T)
-        next_inputs = torch.cat([batch["next_obs"], next_actions], 1)
-        next_q = torch.min(target_critics[0](next_inputs), target_critics[1](next_inputs)).squeeze(1)
+        next_q = min_target_q(target_critics, batch["next_obs"], next_actions)
         y = batch["rewards"] + args.gamma * (1 - batch["terminations"]) * next_q
-    inputs = torch.cat([batch["obs"], batch["actions"]], 1)
-    critic_loss = sum(F.mse_loss(q(inputs).squeeze(1), y) for q in critics)
-    critic_params = [p for q in critics for p in q.parameters()]
-    critic_optimizer = adam(critic_params, args.learning_rate)
-    critic_loss.backward()
-    assert torch.allclose(fast["critic loss"], critic_loss)
-    assert_all_close(as_separate(fast["critic grads"], networks["critic"]), [p.grad for p in critic_params])
-    critic_optimizer.step()
+    twin_critic_step(fast, networks["critic"], critics, batch, y, args.learning_rate)
 
     actor_optimizer = adam(actor, args.learning_rate)
     actor_loss = -critics[0](torch.cat([batch["obs"], actor(batch["obs"])], 1)).mean()
@@ -213,9 +219,7 @@ def test_td3_update_equals_the_reference():
 
     assert_all_close(fast["actor after"], values(actor), atol=1e-6)
     assert_all_close(fast["target_actor after"], values(target_actor), atol=1e-6)
-    assert_all_close(as_separate(fast["critic after"], networks["critic"]), critic_params, atol=1e-6)
-    target_params = [p for q in target_critics for p in q.parameters()]
-    assert_all_close(as_separate(fast["target_critic after"], networks["critic"]), target_params, atol=1e-6)
+    check_twin_weights_after(fast, networks["critic"], critics, target_critics)
 
 
 def reference_sample(actor, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -242,18 +246,10 @@ def test_sac_update_equals_the_reference():
     torch.manual_seed(1)
     with torch.no_grad():
         next_actions, next_log_prob = reference_sample(actor, batch["next_obs"])
-        next_inputs = torch.cat([batch["next_obs"], next_actions], 1)
-        next_q = torch.min(target_critics[0](next_inputs), target_critics[1](next_inputs)).squeeze(1)
+        next_q = min_target_q(target_critics, batch["next_obs"], next_actions)
         alpha = log_alpha.exp()
         y = batch["rewards"] + args.gamma * (1 - batch["terminations"]) * (next_q - alpha * next_log_prob)
-    inputs = torch.cat([batch["obs"], batch["actions"]], 1)
-    critic_loss = sum(F.mse_loss(q(inputs).squeeze(1), y) for q in critics)
-    critic_params = [p for q in critics for p in q.parameters()]
-    critic_optimizer = adam(critic_params, args.q_lr)
-    critic_loss.backward()
-    assert torch.allclose(fast["critic loss"], critic_loss)
-    assert_all_close(as_separate(fast["critic grads"], networks["critic"]), [p.grad for p in critic_params])
-    critic_optimizer.step()
+    twin_critic_step(fast, networks["critic"], critics, batch, y, args.q_lr)
 
     actor_optimizer = adam(actor, args.policy_lr)
     actions, log_prob = reference_sample(actor, batch["obs"])
@@ -275,9 +271,7 @@ def test_sac_update_equals_the_reference():
         soft_update_loop(target_q, q, args.tau)
 
     assert_all_close(fast["actor after"], values(actor), atol=1e-6)
-    assert_all_close(as_separate(fast["critic after"], networks["critic"]), critic_params, atol=1e-6)
-    target_params = [p for q in target_critics for p in q.parameters()]
-    assert_all_close(as_separate(fast["target_critic after"], networks["critic"]), target_params, atol=1e-6)
+    check_twin_weights_after(fast, networks["critic"], critics, target_critics)
 
 
 def test_ddpg_update_equals_the_reference():
