@@ -106,3 +106,14 @@ def test_quoted_benchmark_rows_are_the_committed_results():
     for doc in DOCS:
         for quoted in row.findall(doc.read_text()):
             assert quoted in committed, f"{doc.name} quotes a row that is not in {results.name}: {quoted}"
+
+
+def test_the_custom_environment_example_runs(tmp_path, monkeypatch):
+    """docs/index.md's example environment, saved as my_envs.py, trains under a script's own flags."""
+    (code,) = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "index.md").read_text(), flags=re.DOTALL)
+    (tmp_path / "my_envs.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = load_script("sac_continuous.py").main(
+        ["--env-id", "my_envs:Reach-v0", "--total-timesteps", "300", "--learning-starts", "200", "--batch-size", "32"]
+    )
+    assert result["buffer"].size == 300
