@@ -6,7 +6,9 @@ Reads the finished runs of `benchmarks/run.py` (their `result.json` and TensorBo
 - `<env>.png`: one curve per script, the mean over seeds of each run's recent training return
   (the mean of its last 10 episodes at that step), with a 95% bootstrap confidence band over seeds,
   on a common grid of environment steps;
-- `all_envs.png`: the same for every env, side by side;
+- `all_envs.png`: the same for every env, side by side; `<env>_evaluation.png` and
+  `all_envs_evaluation.png` the same for the evaluations' returns (`--eval-frequency`), if every
+  run has them;
 - `results.md`: per env and script, the final return (mean +- std over seeds, where a run's final
   return is its last evaluation's mean when it has evaluations, else the mean of its last 10
   training episodes; the table says which), the interquartile mean (IQM) over seeds with a 95%
@@ -90,7 +92,19 @@ class RunLog:
     wall_time_seconds: float
     episode_steps: np.ndarray
     episode_returns: np.ndarray
-    evaluation: float | None  # the last evaluation's mean return, if the run evaluated
+    eval_steps: np.ndarray  # the steps of its evaluations (--eval-frequency), if any
+    eval_returns: np.ndarray  # and their mean returns
+
+    @property
+    def evaluation(self) -> float | None:
+        """The last evaluation's mean return, if the run evaluated."""
+        return float(self.eval_returns[-1]) if len(self.eval_returns) else None
+
+    def curve_data(self, curve: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """Steps, returns and averaging window of its "training" or "evaluation" curve."""
+        if curve == "training":
+            return self.episode_steps, self.episode_returns, RECENT_EPISODES
+        return self.eval_steps, self.eval_returns, 1  # each evaluation already averages episodes
 
 
 def read_runs(runs_dir: Path) -> list[RunLog]:
@@ -109,7 +123,8 @@ def read_runs(runs_dir: Path) -> list[RunLog]:
                 wall_time_seconds=result["wall_time_seconds"],
                 episode_steps=np.array([e.step for e in episodes], dtype=float),
                 episode_returns=np.array([e.value for e in episodes], dtype=float),
-                evaluation=evaluations[-1].value if evaluations else None,
+                eval_steps=np.array([e.step for e in evaluations], dtype=float),
+                eval_returns=np.array([e.value for e in evaluations], dtype=float),
             )
         )
     return runs
@@ -125,20 +140,25 @@ def final_return(run: RunLog) -> tuple[float, str]:
 # ---------------------------------------------------------------------------------------
 # Figures and table
 # ---------------------------------------------------------------------------------------
-def draw_env(axes, env_runs: list[RunLog], rng: np.random.Generator) -> None:
-    """One env's curves, one per script, on a grid up to the shortest run's last episode."""
-    end = min(run.episode_steps.max() for run in env_runs)
+def draw_env(axes, env_runs: list[RunLog], rng: np.random.Generator, curve: str = "training") -> None:
+    """One env's curves, one per script, on a grid up to the shortest run's last point."""
+    end = min(run.curve_data(curve)[0].max() for run in env_runs)
     grid = np.linspace(0, end, GRID_POINTS + 1)[1:]
     for script in sorted({run.script for run in env_runs}):
         runs = [run for run in env_runs if run.script == script]
-        curves = np.array([recent_mean_curve(run.episode_steps, run.episode_returns, grid) for run in runs])
-        started = ~np.isnan(curves).any(axis=0)  # where every seed has finished an episode
+        curves = []
+        for run in runs:
+            steps, returns, window = run.curve_data(curve)
+            curves.append(recent_mean_curve(steps, returns, grid, window))
+        curves = np.array(curves)
+        started = ~np.isnan(curves).any(axis=0)  # where every seed has a point
         mean, low, high = mean_band(curves[:, started], rng)
         axes.plot(grid[started], mean, label=f"{Path(script).stem} ({len(runs)} seeds)")
         axes.fill_between(grid[started], low, high, alpha=0.2)
     axes.set_title(env_runs[0].env_id)
     axes.set_xlabel("environment steps")
-    axes.set_ylabel(f"return (last {RECENT_EPISODES} episodes)")
+    axes.xaxis.set_major_formatter(lambda steps, _: f"{steps / 1000:g}k" if steps else "0")
+    axes.set_ylabel(f"return (last {RECENT_EPISODES} episodes)" if curve == "training" else "evaluation return")
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small")
 
@@ -161,6 +181,28 @@ def table(runs: list[RunLog], rng: np.random.Generator) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_figures(runs: list[RunLog], output_dir: Path, rng: np.random.Generator, curve: str) -> None:
+    """`<env>.png` for each env and `all_envs.png`; `_evaluation` before `.png` for the evaluation curves."""
+    suffix = "" if curve == "training" else "_evaluation"
+    env_ids = sorted({run.env_id for run in runs})
+    for env_id in env_ids:
+        figure, axes = plt.subplots(figsize=(6, 4))
+        draw_env(axes, [run for run in runs if run.env_id == env_id], rng, curve)
+        figure.tight_layout()
+        figure.savefig(output_dir / f"{env_id}{suffix}.png", dpi=120)
+        plt.close(figure)
+    columns = min(3, len(env_ids))
+    rows = -(-len(env_ids) // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
+    for axes, env_id in zip(grid.flat, env_ids, strict=False):
+        draw_env(axes, [run for run in runs if run.env_id == env_id], rng, curve)
+    for axes in grid.flat[len(env_ids) :]:
+        axes.axis("off")
+    figure.tight_layout()
+    figure.savefig(output_dir / f"all_envs{suffix}.png", dpi=120)
+    plt.close(figure)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = tyro.cli(Args, args=argv, description=__doc__.split("\n\n")[0])
     runs = [run for run in read_runs(args.runs_dir) if len(run.episode_returns)]
@@ -169,23 +211,9 @@ def main(argv: list[str] | None = None) -> None:
     output_dir = args.output_dir or args.runs_dir
     output_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
-    env_ids = sorted({run.env_id for run in runs})
-    for env_id in env_ids:
-        figure, axes = plt.subplots(figsize=(6, 4))
-        draw_env(axes, [run for run in runs if run.env_id == env_id], rng)
-        figure.tight_layout()
-        figure.savefig(output_dir / f"{env_id}.png", dpi=120)
-        plt.close(figure)
-    columns = min(3, len(env_ids))
-    rows = -(-len(env_ids) // columns)
-    figure, grid = plt.subplots(rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
-    for axes, env_id in zip(grid.flat, env_ids, strict=False):
-        draw_env(axes, [run for run in runs if run.env_id == env_id], rng)
-    for axes in grid.flat[len(env_ids) :]:
-        axes.axis("off")
-    figure.tight_layout()
-    figure.savefig(output_dir / "all_envs.png", dpi=120)
-    plt.close(figure)
+    write_figures(runs, output_dir, rng, "training")
+    if all(len(run.eval_returns) for run in runs):
+        write_figures(runs, output_dir, rng, "evaluation")
     (output_dir / "results.md").write_text(table(runs, rng))
     print(f"{len(runs)} runs: figures and results.md written to {output_dir}")
 

@@ -11,16 +11,17 @@ import matplotlib.image
 import numpy as np
 import pytest
 from helpers import ROOT, TESTS
-from plot import bootstrap_interval, iqm, mean_band, recent_mean_curve
+from plot import RunLog, bootstrap_interval, final_return, iqm, mean_band, recent_mean_curve
 
 TINY = ["--total-timesteps", "1000", "--learning-starts", "200", "--batch-size", "32"]
+EVALUATED = [*TINY, "--eval-frequency", "500", "--eval-episodes", "2"]
 RUNNER = [sys.executable, str(ROOT / "benchmarks" / "run.py")]
 
 
 def runner_command(runs_dir, *flags: str) -> list[str]:
     return [
         *RUNNER, "--scripts", "td3_continuous.py", "ddpg_continuous.py", "--env-ids", "Pendulum-v1",
-        "--seeds", "1", "2", "--runs-dir", str(runs_dir), "--checkpoint-frequency", "200", *flags, "--", *TINY,
+        "--seeds", "1", "2", "--runs-dir", str(runs_dir), "--checkpoint-frequency", "200", *flags, "--", *EVALUATED,
     ]  # fmt: skip
 
 
@@ -63,7 +64,7 @@ def test_a_killed_benchmark_resumes_without_redoing_finished_runs_and_plots(tmp_
     assert len(resumed) == 1 and "--resume" in resumed[0]["command"]  # the killed attempt left no record
     for name in names:
         result_json = json.loads((runs_dir / name / "result.json").read_text())
-        assert result_json["wall_time_seconds"] > 0 and result_json["script_flags"] == TINY
+        assert result_json["wall_time_seconds"] > 0 and result_json["script_flags"] == EVALUATED
 
     # Nothing left to do: every run is skipped.
     again = call(runner_command(runs_dir))
@@ -71,7 +72,7 @@ def test_a_killed_benchmark_resumes_without_redoing_finished_runs_and_plots(tmp_
 
     plotted = call([sys.executable, str(ROOT / "benchmarks" / "plot.py"), "--runs-dir", str(runs_dir)])
     assert plotted.returncode == 0, plotted.stderr
-    for figure in ("Pendulum-v1.png", "all_envs.png"):
+    for figure in ("Pendulum-v1.png", "all_envs.png", "Pendulum-v1_evaluation.png", "all_envs_evaluation.png"):
         pixels = matplotlib.image.imread(runs_dir / figure)
         assert pixels.shape[0] > 200 and pixels.std() > 0.05  # a drawn figure, not a blank page
     rows = [line for line in (runs_dir / "results.md").read_text().splitlines() if "Pendulum-v1" in line]
@@ -81,7 +82,7 @@ def test_a_killed_benchmark_resumes_without_redoing_finished_runs_and_plots(tmp_
         assert cells[1] == f"`{script}`" and cells[2] == "2"
         mean, std = (float(x) for x in cells[3].split(" ± "))
         assert -2000 < mean < 0 and std >= 0  # Pendulum returns
-        assert cells[5] == "last 10 training episodes"
+        assert cells[5] == "last evaluation"
         assert cells[6].endswith(" min")
 
 
@@ -155,3 +156,11 @@ def test_bootstrap_intervals():
     curves = np.array([[1.0, 2.0], [3.0, 4.0]])
     mean, low, high = mean_band(curves, rng)
     assert mean.tolist() == [2.0, 3.0] and low.tolist() == [1.0, 2.0] and high.tolist() == [3.0, 4.0]
+
+
+def test_final_return_is_the_last_evaluation_else_the_last_ten_episodes():
+    episodes = np.arange(1.0, 13.0)  # returns 1 .. 12
+    run = RunLog("td3_continuous.py", "Pendulum-v1", 1, 60.0, episodes * 100, episodes, np.array([]), np.array([]))
+    assert final_return(run) == (np.mean(episodes[2:]), "last 10 training episodes")
+    run.eval_steps, run.eval_returns = np.array([500.0, 1000.0]), np.array([-7.0, -3.0])
+    assert final_return(run) == (-3.0, "last evaluation")
