@@ -123,11 +123,19 @@ def gradient_step(optimizer, loss: torch.Tensor, network: torch.nn.Module, only_
     return used
 
 
+def fused_adams(networks: dict, actor_lr: float, critic_lr: float) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """The scripts' optimizers: one fused Adam for the actor, one for the critic."""
+    actor, critic = networks["actor"], networks["critic"]
+    return (
+        torch.optim.Adam(actor.parameters(), lr=actor_lr, fused=True),
+        torch.optim.Adam(critic.parameters(), lr=critic_lr, fused=True),
+    )
+
+
 def td3_update(networks: dict, batch: dict, compile_: bool = False) -> dict:
     args = td3.Args(compile=compile_)
     actor, critic = networks["actor"], networks["critic"]
-    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.learning_rate, fused=True)
-    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)
+    actor_optimizer, critic_optimizer = fused_adams(networks, args.learning_rate, args.learning_rate)
     result = {}
     torch.manual_seed(1)
     target = td3.compiled(td3.critic_target, args, CPU)(
@@ -146,8 +154,7 @@ def td3_update(networks: dict, batch: dict, compile_: bool = False) -> dict:
 def sac_update(networks: dict, batch: dict, compile_: bool = False) -> dict:
     args = sac.Args(compile=compile_)
     actor, critic = networks["actor"], networks["critic"]
-    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.q_lr, fused=True)
-    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.policy_lr, fused=True)
+    actor_optimizer, critic_optimizer = fused_adams(networks, args.policy_lr, args.q_lr)
     log_alpha = torch.tensor(math.log(0.3), requires_grad=True)
     alpha_optimizer = torch.optim.Adam([log_alpha], lr=args.q_lr)
     alpha = log_alpha.exp().detach()
@@ -171,8 +178,7 @@ def sac_update(networks: dict, batch: dict, compile_: bool = False) -> dict:
 def ddpg_update(networks: dict, batch: dict, compile_: bool = False) -> dict:
     args = ddpg.Args(compile=compile_)
     actor, critic = networks["actor"], networks["critic"]
-    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.learning_rate, fused=True)
-    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)
+    actor_optimizer, critic_optimizer = fused_adams(networks, args.learning_rate, args.learning_rate)
     result = {}
     target = ddpg.compiled(ddpg.critic_target, args, CPU)(
         batch, networks["target_actor"], networks["target_critic"], args
