@@ -327,6 +327,11 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     progress = Progress(len(runs), skipped, args.workers)
+    for run in runs:  # the durations of runs finished before give a first estimate of the time left
+        if states[run] == "done":
+            progress.durations.append(
+                json.loads((args.runs_dir / run.name / "result.json").read_text())["wall_time_seconds"]
+            )
     if todo:
         (run_local if args.backend == "local" else run_ray)(todo, args, script_flags, progress)
     print(progress.line(), flush=True)
