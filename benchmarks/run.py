@@ -150,20 +150,22 @@ def execute(run: Run, run_dir: str, command: list[str], threads: int, script_fla
             if track:
                 track(process, False)
     seconds = time.time() - start
+    outcome = {"returncode": returncode, "seconds": seconds, "wall_time_seconds": seconds}
     with open(run_dir / "attempts.jsonl", "a") as attempts:
         attempts.write(json.dumps({"command": command, "returncode": returncode, "seconds": seconds}) + "\n")
     if returncode == 0:
         lines = (run_dir / "attempts.jsonl").read_text().splitlines()
+        outcome["wall_time_seconds"] = sum(json.loads(line)["seconds"] for line in lines)  # all attempts
         result = {
             "script": run.script,
             "env_id": run.env_id,
             "seed": run.seed,
             "script_flags": script_flags,
-            "wall_time_seconds": sum(json.loads(line)["seconds"] for line in lines),
+            "wall_time_seconds": outcome["wall_time_seconds"],
             "tensorboard_dir": str(script_run_dir(run_dir).relative_to(run_dir)),
         }
         (run_dir / "result.json").write_text(json.dumps(result, indent=2))
-    return {"returncode": returncode, "seconds": seconds}
+    return outcome
 
 
 def format_duration(seconds: float) -> str:
@@ -207,8 +209,8 @@ class Progress:
         del self.started[run]
         if outcome["returncode"] == 0:
             self.done += 1
-            self.durations.append(outcome["seconds"])
-            print(f"finished {run.name} in {format_duration(outcome['seconds'])}", flush=True)
+            self.durations.append(outcome["wall_time_seconds"])
+            print(f"finished {run.name} in {format_duration(outcome['wall_time_seconds'])}", flush=True)
         else:
             self.failed.append(run)
             print(f"FAILED {run.name} (exit {outcome['returncode']}); log: {log_path}", flush=True)
