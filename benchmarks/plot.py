@@ -16,7 +16,9 @@ Reads the finished runs of `benchmarks/run.py` (their `result.json` and TensorBo
 """
 
 import json
-from dataclasses import dataclass
+import os
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -37,6 +39,8 @@ class Args:
     """where the figures and the table go (default: the runs directory)"""
     seed: int = 0
     """seed of the bootstrap"""
+    update_docs: list[Path] = field(default_factory=list)
+    """Markdown files whose marked results sections to rewrite from the new table (see `update_docs`)"""
 
 
 # ---------------------------------------------------------------------------------------
@@ -203,6 +207,44 @@ def write_figures(runs: list[RunLog], output_dir: Path, rng: np.random.Generator
     plt.close(figure)
 
 
+# A results section of a Markdown file: what it shows is named in its opening marker, "all" (figures
+# and every row), "status", or a script's name (the figure and that script's rows).
+SECTION = re.compile(r"(<!-- results: (\S+) -->\n).*?(<!-- end of results -->)", flags=re.DOTALL)
+
+
+def status_line(runs: list[RunLog], runs_dir: Path) -> str:
+    started = sum(1 for path in runs_dir.iterdir() if path.is_dir())
+    if len(runs) == started:
+        return f"All {started} runs have finished."
+    return (
+        f"{len(runs)} of the {started} runs have finished; the others continue when their "
+        "`benchmarks/run.py` command runs again, and this section is redrawn from the finished ones."
+    )
+
+
+def results_section(kind: str, figures: str, output_dir: Path, table_text: str, status: str) -> str:
+    """The body of a results section of this kind, its figure paths relative to the file (`figures`)."""
+    if kind == "status":
+        return status + "\n"
+    header, rule, *rows = table_text.strip().splitlines()
+    chosen = rows if kind == "all" else [row for row in rows if f"`{kind}`" in row]
+    text = f"![Training returns of the scripts, mean over seeds, 95% bootstrap band]({figures}/all_envs.png)\n\n"
+    if kind == "all" and (output_dir / "all_envs_evaluation.png").exists():
+        text += f"Their evaluation returns:\n\n![Evaluation returns]({figures}/all_envs_evaluation.png)\n\n"
+    return text + "\n".join([header, rule, *chosen]) + f"\n\n{status}\n"
+
+
+def update_docs(paths: list[Path], output_dir: Path, table_text: str, status: str) -> None:
+    """Rewrite the results sections of these files; the rows they quote are those of `results.md`, verbatim."""
+    for path in paths:
+        figures = os.path.relpath(output_dir, path.parent)
+        text = path.read_text()
+        for match in reversed(list(SECTION.finditer(text))):
+            body = results_section(match.group(2), figures, output_dir, table_text, status)
+            text = text[: match.start()] + match.group(1) + body + match.group(3) + text[match.end() :]
+        path.write_text(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = tyro.cli(Args, args=argv, description=__doc__.split("\n\n")[0])
     runs = [run for run in read_runs(args.runs_dir) if len(run.episode_returns)]
@@ -214,7 +256,9 @@ def main(argv: list[str] | None = None) -> None:
     write_figures(runs, output_dir, rng, "training")
     if all(len(run.eval_returns) for run in runs):
         write_figures(runs, output_dir, rng, "evaluation")
-    (output_dir / "results.md").write_text(table(runs, rng))
+    table_text = table(runs, rng)
+    (output_dir / "results.md").write_text(table_text)
+    update_docs(args.update_docs, output_dir, table_text, status_line(runs, args.runs_dir))
     print(f"{len(runs)} runs: figures and results.md written to {output_dir}")
 
 

@@ -11,7 +11,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 from helpers import ROOT, TESTS
-from plot import RunLog, bootstrap_interval, final_return, iqm, mean_band, recent_mean_curve
+from plot import RunLog, bootstrap_interval, final_return, iqm, mean_band, recent_mean_curve, update_docs
 
 TINY = ["--total-timesteps", "1000", "--learning-starts", "200", "--batch-size", "32"]
 EVALUATED = [*TINY, "--eval-frequency", "500", "--eval-episodes", "2"]
@@ -164,3 +164,24 @@ def test_final_return_is_the_last_evaluation_else_the_last_ten_episodes():
     assert final_return(run) == (np.mean(episodes[2:]), "last 10 training episodes")
     run.eval_steps, run.eval_returns = np.array([500.0, 1000.0]), np.array([-7.0, -3.0])
     assert final_return(run) == (-3.0, "last evaluation")
+
+
+def test_update_docs_rewrites_only_the_marked_sections(tmp_path):
+    table_text = (
+        "| env | script | seeds |\n|---|---|---|\n| A | `td3_continuous.py` | 3 |\n| A | `sac_continuous.py` | 3 |\n"
+    )
+    doc = tmp_path / "docs" / "page.md"
+    doc.parent.mkdir()
+    doc.write_text(
+        "intro\n<!-- results: td3_continuous.py -->\nold\n<!-- end of results -->\nmiddle\n"
+        "<!-- results: status -->\nold\n<!-- end of results -->\nend\n"
+    )
+    update_docs([doc], tmp_path / "results", table_text, "2 of 2 runs.")
+    text = doc.read_text()
+    assert text.startswith("intro\n<!-- results: td3_continuous.py -->\n![") and "middle\n" in text
+    assert "](../results/all_envs.png)" in text  # relative to the page
+    assert "| A | `td3_continuous.py` | 3 |" in text and "sac_continuous" not in text
+    assert "<!-- results: status -->\n2 of 2 runs.\n<!-- end of results -->\nend\n" in text
+    assert "old" not in text
+    update_docs([doc], tmp_path / "results", table_text, "2 of 2 runs.")
+    assert doc.read_text() == text  # the same again: nothing accumulates
