@@ -24,7 +24,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import tyro
-from common import scalar_events
+from common import SCRIPTS, scalar_events
 
 RECENT_EPISODES = 10  # a run's return at a step: the mean of its last 10 episodes
 GRID_POINTS = 100
@@ -157,8 +157,10 @@ def draw_env(axes, env_runs: list[RunLog], rng: np.random.Generator, curve: str 
         curves = np.array(curves)
         started = ~np.isnan(curves).any(axis=0)  # where every seed has a point
         mean, low, high = mean_band(curves[:, started], rng)
-        axes.plot(grid[started], mean, label=f"{Path(script).stem} ({len(runs)} seeds)")
-        axes.fill_between(grid[started], low, high, alpha=0.2)
+        color = f"C{SCRIPTS.index(script)}" if script in SCRIPTS else None  # one color per script everywhere
+        seeds = f"{len(runs)} seed{'s' if len(runs) > 1 else ''}"
+        axes.plot(grid[started], mean, color=color, label=f"{Path(script).stem} ({seeds})")
+        axes.fill_between(grid[started], low, high, color=color, alpha=0.2)
     axes.set_title(env_runs[0].env_id)
     axes.set_xlabel("environment steps")
     axes.xaxis.set_major_formatter(lambda steps, _: f"{steps / 1000:g}k" if steps else "0")
