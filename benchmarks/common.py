@@ -1,8 +1,9 @@
-"""What the benchmarks and the tests share: load a script, read TensorBoard logs, describe the machine."""
+"""What the benchmarks and the tests share: load a script, read TensorBoard logs, describe the machine and versions."""
 
 import importlib.util
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -55,3 +56,14 @@ def machine_description() -> str:
     if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
         memory = f", {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB"
     return f"{cpu_model()}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}"
+
+
+def versions(python: str = sys.executable) -> str:
+    """One line: the versions of Python and of the libraries the scripts use, in this interpreter."""
+    code = (
+        "import sys, torch, gymnasium, mujoco, numpy; "
+        "print(f'Python {sys.version.split()[0]}, torch {torch.__version__}, gymnasium {gymnasium.__version__}, "
+        "mujoco {mujoco.__version__}, NumPy {numpy.__version__}')"
+    )
+    result = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
+    return result.stdout.strip() or f"(versions unavailable: {result.stderr.strip().splitlines()[-1:]})"

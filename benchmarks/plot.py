@@ -12,7 +12,7 @@ Reads the finished runs of `benchmarks/run.py` (their `result.json` and TensorBo
 - `results.md`: per env and script, the final return (mean +- std over seeds, where a run's final
   return is its last evaluation's mean when it has evaluations, else the mean of its last 10
   training episodes; the table says which), the interquartile mean (IQM) over seeds with a 95%
-  bootstrap interval, and the wall time per run.
+  bootstrap interval, and the wall time per run; below it, the machines and versions the runs ran on.
 """
 
 import json
@@ -98,6 +98,7 @@ class RunLog:
     episode_returns: np.ndarray
     eval_steps: np.ndarray  # the steps of its evaluations (--eval-frequency), if any
     eval_returns: np.ndarray  # and their mean returns
+    ran_on: list[str] = field(default_factory=list)  # machine and versions of its attempts, if recorded
 
     @property
     def evaluation(self) -> float | None:
@@ -129,6 +130,7 @@ def read_runs(runs_dir: Path) -> list[RunLog]:
                 episode_returns=np.array([e.value for e in episodes], dtype=float),
                 eval_steps=np.array([e.step for e in evaluations], dtype=float),
                 eval_returns=np.array([e.value for e in evaluations], dtype=float),
+                ran_on=result.get("ran_on", []),
             )
         )
     return runs
@@ -185,6 +187,16 @@ def table(runs: list[RunLog], rng: np.random.Generator) -> str:
                 f"| {iqm(finals):.1f} [{low:.1f}, {high:.1f}] | {', '.join(sorted(set(measures)))} | {wall:.1f} min |"
             )
     return "\n".join(lines) + "\n"
+
+
+def machines(runs: list[RunLog]) -> str:
+    """Which machines and versions made the runs, with how many runs each."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        for ran_on in run.ran_on or ["not recorded (made before `benchmarks/run.py` recorded it)"]:
+            counts[ran_on] = counts.get(ran_on, 0) + 1
+    lines = [f"- {count} run{'s' if count > 1 else ''}: {ran_on}" for ran_on, count in sorted(counts.items())]
+    return "Ran on:\n\n" + "\n".join(lines) + "\n"
 
 
 def write_figures(runs: list[RunLog], output_dir: Path, rng: np.random.Generator, curve: str) -> None:
@@ -259,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     if all(len(run.eval_returns) for run in runs):
         write_figures(runs, output_dir, rng, "evaluation")
     table_text = table(runs, rng)
-    (output_dir / "results.md").write_text(table_text)
+    (output_dir / "results.md").write_text(table_text + "\n" + machines(runs))
     update_docs(args.update_docs, output_dir, table_text, status_line(runs, args.runs_dir))
     print(f"{len(runs)} runs: figures and results.md written to {output_dir}")
 

@@ -5,11 +5,12 @@
 
 Every (script, env, seed) is one run, in its own process, everything after `--` passed to the
 scripts. Run `<name>` = `<env>__<script>__<seed>` lives in `<runs-dir>/<name>/`: `log.txt` (its
-output), `runs/<the script's run directory>/` (TensorBoard log, checkpoints) and, once it has
-finished, `result.json`. Stop the benchmark at any time (Ctrl-C, `kill`, a lost machine) and start
-the same command again: finished runs are skipped, interrupted ones resume from their last
-checkpoint (the runner asks the scripts for one every `--checkpoint-frequency` steps), and runs that
-never wrote one start over. A larger `--total-timesteps` extends finished runs the same way.
+output), `runs/<the script's run directory>/` (TensorBoard log, checkpoints), `attempts.jsonl`
+(command, exit status, duration, machine and versions of each attempt) and, once it has finished,
+`result.json`. Stop the benchmark at any time (Ctrl-C, `kill`, a lost machine) and start the same
+command again: finished runs are skipped, interrupted ones resume from their last checkpoint (the
+runner asks the scripts for one every `--checkpoint-frequency` steps), and runs that never wrote
+one start over. A larger `--total-timesteps` extends finished runs the same way.
 A failed run is reported with its log and does not stop the others.
 
 `--backend ray` sends the same runs to Ray (`pip install -r benchmarks/requirements.txt`), on this
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tyro
-from common import ROOT, SCRIPTS
+from common import ROOT, SCRIPTS, machine_description, versions
 
 
 @dataclass
@@ -132,6 +133,7 @@ def execute(run: Run, run_dir: str, command: list[str], threads: int, script_fla
     if given, is told when the process starts and ends (so that a stop can reach it).
     """
     run_dir = Path(run_dir)
+    ran_on = f"{machine_description()}; {versions(command[0])}"  # this node, the scripts' interpreter
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONWARNINGS="ignore::DeprecationWarning")
     start = time.time()
     with open(run_dir / "log.txt", "a") as log:
@@ -152,10 +154,11 @@ def execute(run: Run, run_dir: str, command: list[str], threads: int, script_fla
     seconds = time.time() - start
     outcome = {"returncode": returncode, "seconds": seconds, "wall_time_seconds": seconds}
     with open(run_dir / "attempts.jsonl", "a") as attempts:
-        attempts.write(json.dumps({"command": command, "returncode": returncode, "seconds": seconds}) + "\n")
+        record = {"command": command, "returncode": returncode, "seconds": seconds, "ran_on": ran_on}
+        attempts.write(json.dumps(record) + "\n")
     if returncode == 0:
-        lines = (run_dir / "attempts.jsonl").read_text().splitlines()
-        outcome["wall_time_seconds"] = sum(json.loads(line)["seconds"] for line in lines)  # all attempts
+        records = [json.loads(line) for line in (run_dir / "attempts.jsonl").read_text().splitlines()]
+        outcome["wall_time_seconds"] = sum(record["seconds"] for record in records)  # all attempts
         result = {
             "script": run.script,
             "env_id": run.env_id,
@@ -163,6 +166,8 @@ def execute(run: Run, run_dir: str, command: list[str], threads: int, script_fla
             "script_flags": script_flags,
             "wall_time_seconds": outcome["wall_time_seconds"],
             "tensorboard_dir": str(script_run_dir(run_dir).relative_to(run_dir)),
+            # machine and versions of each attempt (a resumed run may have moved), without repeats
+            "ran_on": list(dict.fromkeys(record["ran_on"] for record in records if "ran_on" in record)),
         }
         (run_dir / "result.json").write_text(json.dumps(result, indent=2))
     return outcome

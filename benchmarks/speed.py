@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 import tyro
-from common import ROOT, SCRIPTS, load_script, machine_description, scalar_events
+from common import ROOT, SCRIPTS, load_script, machine_description, scalar_events, versions
 from torch.utils.flop_counter import FlopCounterMode
 
 TIMED_TAG = "losses/qf1_values"  # logged every 100 updates by our scripts and by CleanRL's
@@ -131,16 +131,6 @@ def matmul_flops_per_second(size: int = 256, repeats: int = 200) -> float:
             torch.mm(a, b)
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 * repeats / best
-
-
-def versions(python: str) -> str:
-    code = (
-        "import sys, torch, gymnasium, mujoco, numpy; "
-        "print(f'Python {sys.version.split()[0]}, torch {torch.__version__}, gymnasium {gymnasium.__version__}, "
-        "mujoco {mujoco.__version__}, NumPy {numpy.__version__}')"
-    )
-    result = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
-    return result.stdout.strip() or f"(versions unavailable: {result.stderr.strip().splitlines()[-1:]})"
 
 
 def cleanrl_commit(cleanrl_dir: Path) -> str:

@@ -10,6 +10,7 @@ import time
 import matplotlib.image
 import numpy as np
 import pytest
+from common import machine_description, versions
 from helpers import ROOT, TESTS
 from plot import RunLog, bootstrap_interval, final_return, iqm, mean_band, recent_mean_curve, update_docs
 
@@ -65,6 +66,7 @@ def test_a_killed_benchmark_resumes_without_redoing_finished_runs_and_plots(tmp_
     for name in names:
         result_json = json.loads((runs_dir / name / "result.json").read_text())
         assert result_json["wall_time_seconds"] > 0 and result_json["script_flags"] == EVALUATED
+        assert result_json["ran_on"] == [f"{machine_description()}; {versions()}"]  # where and with what
 
     # Nothing left to do: every run is skipped.
     again = call(runner_command(runs_dir))
@@ -75,8 +77,10 @@ def test_a_killed_benchmark_resumes_without_redoing_finished_runs_and_plots(tmp_
     for figure in ("Pendulum-v1.png", "all_envs.png", "Pendulum-v1_evaluation.png", "all_envs_evaluation.png"):
         pixels = matplotlib.image.imread(runs_dir / figure)
         assert pixels.shape[0] > 200 and pixels.std() > 0.05  # a drawn figure, not a blank page
-    rows = [line for line in (runs_dir / "results.md").read_text().splitlines() if "Pendulum-v1" in line]
+    report = (runs_dir / "results.md").read_text()
+    rows = [line for line in report.splitlines() if line.startswith("| Pendulum-v1")]
     assert len(rows) == 2
+    assert f"- 4 runs: {machine_description()}; {versions()}" in report
     for row, script in zip(sorted(rows), ["ddpg_continuous.py", "td3_continuous.py"], strict=True):
         cells = [cell.strip() for cell in row.split("|")[1:-1]]
         assert cells[1] == f"`{script}`" and cells[2] == "2"
