@@ -18,6 +18,7 @@ Reads the finished runs of `benchmarks/run.py` (their `result.json` and TensorBo
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -191,10 +192,8 @@ def table(runs: list[RunLog], rng: np.random.Generator) -> str:
 
 def machines(runs: list[RunLog]) -> str:
     """Which machines and versions made the runs, with how many runs each."""
-    counts: dict[str, int] = {}
-    for run in runs:
-        for ran_on in run.ran_on or ["not recorded (made before `benchmarks/run.py` recorded it)"]:
-            counts[ran_on] = counts.get(ran_on, 0) + 1
+    unrecorded = ["not recorded (made before `benchmarks/run.py` recorded it)"]
+    counts = Counter(ran_on for run in runs for ran_on in run.ran_on or unrecorded)
     lines = [f"- {count} run{'s' if count > 1 else ''}: {ran_on}" for ran_on, count in sorted(counts.items())]
     return "Ran on:\n\n" + "\n".join(lines) + "\n"
 
