@@ -1,4 +1,4 @@
-r"""DDPG: Deep Deterministic Policy Gradient, for continuous actions.
+"""DDPG: Deep Deterministic Policy Gradient, for continuous actions.
 
 DDPG carries DQN's recipe (a replay buffer and slowly moving target networks) over to continuous
 actions: a critic learns Q(s, a) by temporal differences, and a deterministic actor mu(s) climbs
@@ -12,28 +12,30 @@ with deep reinforcement learning", https://arxiv.org/abs/1509.02971
 Run:
     python ddpg_continuous.py --env-id Hopper-v4
     python ddpg_continuous.py --help                  # every flag, with its default
-    tensorboard --logdir runs                         # watch the curves
-
-The paper's own configuration, in one line:
-    python ddpg_continuous.py --env-id Hopper-v4 --hidden-sizes 400 300 --critic-action-layer 2 \
-        --policy-lr 1e-4 --q-lr 1e-3 --critic-weight-decay 1e-2 --batch-size 64 --tau 0.001 \
-        --paper-init --exploration-noise-type ou
+    tensorboard --logdir runs                        # watch the curves
+    # the paper's configuration (see below):
+    python ddpg_continuous.py --hidden-sizes 400 300 --critic-action-layer 2 --policy-lr 1e-4 --q-lr 1e-3
+        --critic-weight-decay 1e-2 --batch-size 64 --tau 0.001 --paper-init --exploration-noise-type ou
 
 Differences from the paper, and why:
-- The defaults are the well-tuned modern DDPG ("Our DDPG" of the TD3 paper, as CleanRL): 256-256,
-  the action at the critic's input, Adam 3e-4 for both networks, batch 256, tau 0.005, no weight
-  decay, Gaussian exploration 0.1, 25k random steps first. The line above restores the paper's
-  settings except those random steps (`--learning-starts`) and batch normalisation (see below).
-- The actor updates at every critic update (`--policy-frequency 1`), as in the paper; CleanRL's
-  DDPG defaults to 2, an idea of TD3's.
-- `--layer-norm` adds layer normalisation where the paper used batch normalisation, which behaves
-  differently in training and acting and interacts badly with target networks.
+- The defaults are the re-tuned DDPG of the TD3 authors' released code (`OurDDPG.py`, as CleanRL's):
+  256-256, the action at the critic's input, Adam 3e-4, batch 256, tau 0.005, no weight decay,
+  Gaussian noise 0.1, 25k random steps, one actor update per critic update (CleanRL's: 2). The line
+  above restores the paper's settings but three: the random steps (`--learning-starts`), the OU
+  time step (`--ou-dt`, which the paper does not give) and batch normalisation, for which
+  `--layer-norm` stands (batch norm acts differently in training and acting, and with targets).
 - `--num-envs N` collects N transitions per step and makes N updates, so one update per
   transition, as in the paper, whatever N is. `--total-timesteps`, `--learning-starts` and
   the logged step count environment transitions summed over all envs.
+
+Reading map: the algorithm comes first, in the order it runs: the flags, the environment, the
+networks, the replay buffer, the exploration noise (three kinds), one gradient step (`update`) and the training
+loop (`train`), lines 1-420. Below the "Run control" banner is machinery you can skip: evaluation,
+checkpoints and resume, stop signals, the progress line, W&B and the command line (`main`).
 """
 
 import copy
+import functools
 import glob
 import itertools
 import json
@@ -46,7 +48,7 @@ import signal
 import sys
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
 import gymnasium as gym
@@ -60,16 +62,67 @@ from torch.utils.tensorboard import SummaryWriter
 
 @dataclass
 class Args:
-    exp_name: str = os.path.basename(__file__)[: -len(".py")]
-    """the name of this experiment, part of the run directory's name"""
+    # The algorithm. Defaults: the TD3 authors' re-tuned DDPG (and CleanRL's), see the docstring.
+    env_id: str = "Hopper-v4"
+    """the id of the environment: anything `gymnasium.make` accepts, including `my_package:MyEnv-v0`"""
     seed: int = 1
     """seed of Python, NumPy, PyTorch and the environments"""
+    total_timesteps: int = 1000000
+    """total environment transitions, summed over all envs"""
+    num_envs: int = 1
+    """the number of parallel environments (one update per collected transition whatever the number)"""
+    learning_rate: float = 3e-4
+    """the learning rate of the Adam optimizers of the actor and the critic"""
+    policy_lr: float | None = None
+    """the actor's learning rate, when it differs from --learning-rate (the paper: 1e-4)"""
+    q_lr: float | None = None
+    """the critic's learning rate, when it differs from --learning-rate (the paper: 1e-3)"""
+    buffer_size: int = int(1e6)
+    """the replay memory capacity, in transitions"""
+    gamma: float = 0.99
+    """the discount factor gamma"""
+    tau: float = 0.005
+    """target smoothing coefficient: theta' <- tau theta + (1 - tau) theta'"""
+    batch_size: int = 256
+    """the number of transitions sampled from the replay memory for each update"""
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    """the sizes of the hidden layers of the actor and the critic (the paper: 400 300)"""
+    learning_starts: int = int(25e3)
+    """transitions collected with uniformly random actions before learning starts"""
+    policy_frequency: int = 1
+    """the actor and the target networks are updated once every this many critic updates"""
+    exploration_noise: float = 0.1
+    """Gaussian noise std, or parameter noise's target action distance, as a fraction of the half-width"""
+    exploration_noise_type: Literal["gaussian", "ou", "parameter"] = "gaussian"
+    """exploration: Gaussian action noise, Ornstein-Uhlenbeck action noise (the paper), or adaptive parameter noise"""
+    ou_theta: float = 0.15
+    """the OU process's mean-reversion rate theta (the paper: 0.15)"""
+    ou_sigma: float = 0.2
+    """the OU process's volatility sigma, as a fraction of the half-width (the paper: 0.2)"""
+    ou_dt: float = 1e-2
+    """the OU process's time step dt (OpenAI Baselines' 1e-2; its stationary std is sigma / sqrt(2 theta))"""
+    param_noise_initial_std: float = 0.1
+    """parameter noise: the initial std of the Gaussian added to the actor's weights (Baselines: 0.2)"""
+    param_noise_adapt_every: int = 50
+    """parameter noise: adapt the weight-noise std every this many updates (Plappert et al.: 50)"""
+    critic_action_layer: int = 1
+    """where the action enters the critic: 1 = with the observation at the input, 2 = at the second layer (the paper)"""
+    critic_weight_decay: float = 0.0
+    """L2 weight decay on the critic's weights (the paper: 1e-2)"""
+    paper_init: bool = False
+    """if toggled, initialise the output layers uniformly in +-3e-3 (the paper); other layers are fan-in uniform anyway"""
+    layer_norm: bool = False
+    """if toggled, layer normalisation after each hidden layer of the actor and the critic"""
+
+    # Run control: how the run is computed, logged, checkpointed and evaluated.
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment, part of the run directory's name"""
     torch_deterministic: bool = True
-    """if toggled, `torch.backends.cudnn.deterministic=True`, so that CUDA runs repeat too"""
+    """sets `torch.backends.cudnn.deterministic` (CleanRL's flag); these MLPs use no cuDNN kernel, so it changes nothing"""
     cuda: bool = True
     """if toggled, train on CUDA when it is available (else on the CPU)"""
     compile: bool = False
-    """if toggled, `torch.compile` the losses and the policy (CUDA graphs on a GPU): same results; helps on GPUs"""
+    """if toggled, `torch.compile` the update and the policy (CUDA graphs on a GPU): same results"""
     save_model: bool = False
     """if toggled, save the networks to the run directory at the end and evaluate the saved actor"""
     checkpoint_frequency: int = 0
@@ -91,102 +144,13 @@ class Args:
     capture_video: bool = False
     """if toggled, record videos of the first env into the run's `videos/` (with --eval-only: every episode)"""
     stop_on_nonfinite: bool = True
-    """if toggled, a NaN or infinite loss stops the run and checkpoints the last good state"""
+    """if toggled, a NaN or infinite gradient stops the run and checkpoints the last good state"""
     track: bool = False
     """if toggled, also log to Weights & Biases (`pip install wandb`; WANDB_MODE=offline needs no network)"""
     wandb_project_name: str = "cleanRL"
     """the Weights & Biases project"""
     wandb_entity: str | None = None
     """the Weights & Biases entity (user or team)"""
-
-    # Algorithm arguments; the defaults are "Our DDPG" of Fujimoto et al. (2018), as CleanRL's, and the
-    # docstring gives the paper's (Lillicrap et al., 2016, section 7).
-    env_id: str = "Hopper-v4"
-    """the id of the environment: anything `gymnasium.make` accepts, including `my_package:MyEnv-v0`"""
-    total_timesteps: int = 1000000
-    """total environment transitions, summed over all envs"""
-    learning_rate: float = 3e-4
-    """the learning rate of the Adam optimizers of the actor and the critic"""
-    policy_lr: float | None = None
-    """the actor's learning rate, when it differs from --learning-rate (the paper: 1e-4)"""
-    q_lr: float | None = None
-    """the critic's learning rate, when it differs from --learning-rate (the paper: 1e-3)"""
-    num_envs: int = 1
-    """the number of parallel environments (one update per collected transition whatever the number)"""
-    buffer_size: int = int(1e6)
-    """the replay memory capacity, in transitions"""
-    gamma: float = 0.99
-    """the discount factor gamma"""
-    tau: float = 0.005
-    """target smoothing coefficient: theta' <- tau theta + (1 - tau) theta'"""
-    batch_size: int = 256
-    """the number of transitions sampled from the replay memory for each update"""
-    exploration_noise_type: Literal["gaussian", "ou", "parameter"] = "gaussian"
-    """exploration: Gaussian action noise, Ornstein-Uhlenbeck action noise (the paper), or adaptive parameter noise"""
-    exploration_noise: float = 0.1
-    """Gaussian noise std, or parameter noise's target action distance, as a fraction of the half-width"""
-    ou_theta: float = 0.15
-    """the OU process's mean-reversion rate theta (the paper: 0.15)"""
-    ou_sigma: float = 0.2
-    """the OU process's volatility sigma, as a fraction of the half-width (the paper: 0.2)"""
-    ou_dt: float = 1e-2
-    """the OU process's time step dt (OpenAI Baselines' 1e-2; its stationary std is sigma / sqrt(2 theta))"""
-    param_noise_initial_std: float = 0.1
-    """parameter noise: the initial std of the Gaussian added to the actor's weights"""
-    param_noise_adapt_every: int = 50
-    """parameter noise: adapt the weight-noise std every this many updates (Plappert et al.: 50)"""
-    learning_starts: int = int(25e3)
-    """transitions collected with uniformly random actions before learning starts"""
-    policy_frequency: int = 1
-    """the actor and the target networks are updated once every this many critic updates"""
-    hidden_sizes: tuple[int, int] = (256, 256)
-    """the sizes of the two hidden layers of the actor and the critic (the paper: 400 300)"""
-    critic_action_layer: int = 1
-    """where the action enters the critic: 1 = with the observation at the input, 2 = at the second layer (the paper)"""
-    critic_weight_decay: float = 0.0
-    """L2 weight decay on the critic's weights (the paper: 1e-2)"""
-    paper_init: bool = False
-    """if toggled, initialise the output layers uniformly in +-3e-3 (the paper); other layers are fan-in uniform anyway"""
-    layer_norm: bool = False
-    """if toggled, layer normalisation after each hidden layer of the actor and the critic"""
-
-
-def fail(message: str) -> None:
-    """End the run on bad input: one line on stderr and exit status 2, like argparse."""
-    print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def check_args(args: Args) -> None:
-    """Refuse impossible flag combinations before anything is built or written."""
-    if args.num_envs < 1:
-        fail(f"--num-envs must be at least 1, got {args.num_envs}")
-    if args.buffer_size < 1:
-        fail(f"--buffer-size must be at least 1, got {args.buffer_size}")
-    if not 1 <= args.batch_size <= args.buffer_size:
-        fail(f"--batch-size ({args.batch_size}) must be between 1 and --buffer-size ({args.buffer_size})")
-    if args.total_timesteps < 0 or args.learning_starts < 0:
-        fail("--total-timesteps and --learning-starts must not be negative")
-    if args.policy_frequency < 1:
-        fail(f"--policy-frequency must be at least 1, got {args.policy_frequency}")
-    if args.critic_action_layer not in (1, 2):
-        fail(f"--critic-action-layer must be 1 or 2, got {args.critic_action_layer}")
-    if min(args.hidden_sizes) < 1:
-        fail(f"--hidden-sizes must be positive, got {args.hidden_sizes}")
-    if args.exploration_noise < 0 or args.ou_sigma < 0 or args.ou_theta < 0:
-        fail("--exploration-noise, --ou-sigma and --ou-theta must not be negative")
-    if args.ou_dt <= 0 or args.param_noise_initial_std <= 0 or args.param_noise_adapt_every < 1:
-        fail("--ou-dt, --param-noise-initial-std and --param-noise-adapt-every must be positive")
-    if not 0.0 < args.tau <= 1.0:
-        fail(f"--tau must be in (0, 1], got {args.tau}")
-    if not 0.0 <= args.gamma <= 1.0:
-        fail(f"--gamma must be in [0, 1], got {args.gamma}")
-    if args.eval_episodes < 0:
-        fail(f"--eval-episodes must not be negative, got {args.eval_episodes}")
-    if args.checkpoint_frequency < 0 or args.eval_frequency < 0:
-        fail("--checkpoint-frequency and --eval-frequency must not be negative (0 turns them off)")
-    if args.checkpoint_keep < 1:
-        fail(f"--checkpoint-keep must be at least 1, got {args.checkpoint_keep}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -241,17 +205,11 @@ def make_vector_env(env_id: str, num_envs: int, video_dir: str | None = None) ->
 # ---------------------------------------------------------------------------------------
 # Networks
 # ---------------------------------------------------------------------------------------
-def output_layer_init(layer: nn.Linear) -> None:
-    """The paper's output initialisation, uniform in +-3e-3, so that the first actions and Q-values are near zero."""
-    nn.init.uniform_(layer.weight, -3e-3, 3e-3)
-    nn.init.uniform_(layer.bias, -3e-3, 3e-3)
-
-
 class Actor(nn.Module):
     """Deterministic policy mu(s): an MLP whose tanh output is rescaled to the action bounds.
 
     PyTorch's default initialisation is the paper's fan-in one, uniform in +-1/sqrt(fan_in); with
-    `paper_init` the output layer starts in +-3e-3.
+    `paper_init` the output layer starts in +-3e-3. `layer_norm` normalises each hidden layer.
     """
 
     def __init__(
@@ -259,62 +217,77 @@ class Actor(nn.Module):
         obs_dim: int,
         action_low: np.ndarray,
         action_high: np.ndarray,
-        hidden_sizes: tuple[int, int] = (256, 256),
+        hidden_sizes: tuple[int, ...] = (256, 256),
         layer_norm: bool = False,
         paper_init: bool = False,
     ):
         super().__init__()
-        action_dim = len(action_low)
         layers = []
         for fan_in, fan_out in itertools.pairwise((obs_dim, *hidden_sizes)):
-            layers += [nn.Linear(fan_in, fan_out), nn.LayerNorm(fan_out) if layer_norm else nn.Identity(), nn.ReLU()]
-        self.net = nn.Sequential(*layers, nn.Linear(hidden_sizes[-1], action_dim), nn.Tanh())
-        if paper_init:
-            output_layer_init(self.net[-2])
-        # Per-dimension affine map from [-1, 1] to [low, high]; buffers, so saved with the weights.
-        low = torch.as_tensor(action_low, dtype=torch.float32)
-        high = torch.as_tensor(action_high, dtype=torch.float32)
-        self.register_buffer("action_scale", (high - low) / 2)
-        self.register_buffer("action_bias", (high + low) / 2)
+            layers += [nn.Linear(fan_in, fan_out), *([nn.LayerNorm(fan_out)] if layer_norm else []), nn.ReLU()]
+        self.net = nn.Sequential(*layers, nn.Linear(hidden_sizes[-1], len(action_low)), nn.Tanh())
+        if paper_init:  # the paper's output initialisation: the first actions near zero
+            nn.init.uniform_(self.net[-2].weight, -3e-3, 3e-3)
+            nn.init.uniform_(self.net[-2].bias, -3e-3, 3e-3)
+        # The bounds, and the per-dimension affine map from [-1, 1] to them; buffers, so saved with the weights.
+        self.register_buffer("action_low", torch.as_tensor(action_low, dtype=torch.float32))
+        self.register_buffer("action_high", torch.as_tensor(action_high, dtype=torch.float32))
+        self.register_buffer("action_scale", (self.action_high - self.action_low) / 2)
+        self.register_buffer("action_bias", (self.action_high + self.action_low) / 2)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(obs) * self.action_scale + self.action_bias
 
 
 class Critic(nn.Module):
-    """Q(s, a): an MLP with two hidden layers; the action joins the observation at the input
-    (`action_layer=1`) or, as in the paper, the first hidden layer's output (`action_layer=2`).
+    """Q_1(s, a), ..., Q_n(s, a): n independent MLPs on (s, a), computed as one batched network (DDPG: n = 1).
+
+    Each layer holds the weights of every critic, shaped [n, in, out], and `torch.baddbmm`
+    computes them all in one matrix product: the same numbers as n networks, one call per layer.
+    Initialised like `nn.Linear` (uniform in +-1/sqrt(fan_in), the paper's), each critic independently.
+    The action joins the observation at the input (`action_layer=1`) or, as in the paper, the first
+    hidden layer's output (`action_layer=2`); `layer_norm` and `paper_init` as in the actor.
     """
 
     def __init__(
         self,
         obs_dim: int,
         action_dim: int,
-        hidden_sizes: tuple[int, int] = (256, 256),
+        hidden_sizes: tuple[int, ...] = (256, 256),
+        num_critics: int = 1,
         action_layer: int = 1,
         layer_norm: bool = False,
         paper_init: bool = False,
     ):
         super().__init__()
         self.action_layer = action_layer
-        first_in = obs_dim + (action_dim if action_layer == 1 else 0)
-        second_in = hidden_sizes[0] + (action_dim if action_layer == 2 else 0)
-        self.layer1 = nn.Linear(first_in, hidden_sizes[0])
-        self.norm1 = nn.LayerNorm(hidden_sizes[0]) if layer_norm else nn.Identity()
-        self.layer2 = nn.Linear(second_in, hidden_sizes[1])
-        self.norm2 = nn.LayerNorm(hidden_sizes[1]) if layer_norm else nn.Identity()
-        self.output = nn.Linear(hidden_sizes[1], 1)
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for layer, (fan_in, fan_out) in enumerate(itertools.pairwise((obs_dim, *hidden_sizes, 1)), start=1):
+            fan_in += action_dim if layer == action_layer else 0
+            bound = fan_in**-0.5
+            self.weights.append(nn.Parameter(torch.empty(num_critics, fan_in, fan_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(num_critics, 1, fan_out).uniform_(-bound, bound)))
+        self.norms = nn.ModuleList(nn.LayerNorm(size) if layer_norm else nn.Identity() for size in hidden_sizes)
         if paper_init:
-            output_layer_init(self.output)
+            nn.init.uniform_(self.weights[-1], -3e-3, 3e-3)
+            nn.init.uniform_(self.biases[-1], -3e-3, 3e-3)
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Return Q(s, a), shaped [batch]."""
-        x = torch.cat([obs, actions], dim=-1) if self.action_layer == 1 else obs
-        x = F.relu(self.norm1(self.layer1(x)))
-        if self.action_layer == 2:
-            x = torch.cat([x, actions], dim=-1)
-        x = F.relu(self.norm2(self.layer2(x)))
-        return self.output(x).squeeze(-1)
+        """Return the Q-values of every critic, shaped [num_critics, batch]."""
+        actions = actions.expand(len(self.weights[0]), -1, -1)
+        x = obs.expand(len(self.weights[0]), -1, -1)
+        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases), start=1):
+            if layer == self.action_layer:
+                x = torch.cat([x, actions], dim=-1)
+            x = torch.baddbmm(bias, x, weight)
+            if layer < len(self.weights):
+                x = F.relu(self.norms[layer - 1](x))
+        return x.squeeze(-1)
+
+    def q1(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Return Q_1 alone, shaped [batch]: DDPG's only critic."""
+        return self(obs, actions)[0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -392,20 +365,22 @@ def real_next_obs(next_obs: np.ndarray, infos: dict) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # Exploration
 # ---------------------------------------------------------------------------------------
-# Three ways to explore, with one interface: `noise(actor, obs)` returns the exploratory actions
-# (unclipped), and `noise.episodes_ended(ended, actor)` is told which envs just finished an episode.
-class GaussianActionNoise:
-    """a = mu(s) + N(0, sigma^2), independently at every step and in every dimension."""
+class GaussianNoise:
+    """Explore with a = mu(s) + N(0, sigma^2), in units of each dimension's half-width, drawn anew at each step.
 
-    def __init__(self, sigma: float):
-        self.sigma = sigma
+    An exploration strategy is called as `noise(policy, obs)` and returns unclipped actions; it hears
+    of finished episodes through `episodes_ended`, and a checkpoint saves its `state_dict`.
+    """
 
-    def __call__(self, actor: Actor, obs: torch.Tensor) -> torch.Tensor:
-        actions = actor(obs)
-        return actions + torch.randn_like(actions) * self.sigma * actor.action_scale
+    def __init__(self, sigma: float, action_scale: torch.Tensor):
+        self.sigma, self.action_scale = sigma, action_scale
+
+    def __call__(self, policy, obs: torch.Tensor) -> torch.Tensor:
+        actions = policy(obs)
+        return actions + torch.randn_like(actions) * self.sigma * self.action_scale
 
     def episodes_ended(self, ended: np.ndarray, actor: Actor) -> None:
-        pass  # no state to reset
+        pass  # independent noise at every step: nothing to reset
 
     def state_dict(self) -> dict:
         return {}
@@ -415,7 +390,7 @@ class GaussianActionNoise:
 
 
 class OrnsteinUhlenbeckNoise:
-    """a = mu(s) + x_t, with x_t an Ornstein-Uhlenbeck process, one per env (the paper, section 7).
+    """Explore with a = mu(s) + x_t, x_t an Ornstein-Uhlenbeck process, one per env (the paper, section 7).
 
     dx = theta (0 - x) dt + sigma dW, stepped with Euler-Maruyama: the noise drifts back to zero at
     rate theta and is correlated in time, so a physical system moves in a direction for a while
@@ -423,9 +398,9 @@ class OrnsteinUhlenbeckNoise:
     Each env's process restarts from zero at the end of its episodes.
     """
 
-    def __init__(self, num_envs: int, action_dim: int, theta: float, sigma: float, dt: float, device: torch.device):
-        self.theta, self.sigma, self.dt = theta, sigma, dt
-        self.state = torch.zeros((num_envs, action_dim), device=device)
+    def __init__(self, num_envs: int, theta: float, sigma: float, dt: float, action_scale: torch.Tensor):
+        self.theta, self.sigma, self.dt, self.action_scale = theta, sigma, dt, action_scale
+        self.state = torch.zeros((num_envs, len(action_scale)), device=action_scale.device)
 
     def step(self) -> torch.Tensor:
         """Advance every env's process by dt and return the new state."""
@@ -434,8 +409,8 @@ class OrnsteinUhlenbeckNoise:
         self.state = self.state + drift + diffusion
         return self.state
 
-    def __call__(self, actor: Actor, obs: torch.Tensor) -> torch.Tensor:
-        return actor(obs) + self.step() * actor.action_scale
+    def __call__(self, policy, obs: torch.Tensor) -> torch.Tensor:
+        return policy(obs) + self.step() * self.action_scale
 
     def episodes_ended(self, ended: np.ndarray, actor: Actor) -> None:
         if ended.any():
@@ -452,7 +427,7 @@ class AdaptiveParameterNoise:
     """Act with a copy of the actor whose weights carry Gaussian noise (Plappert et al., 2018).
 
     Noise in the weights gives consistent, state-dependent exploration for a whole episode. Its std
-    adapts: every few steps, a fresh perturbation's action distance
+    adapts: every few updates, a fresh perturbation's action distance
     d = sqrt(mean over dimensions of E_s[(mu(s) - mu~(s))^2]) (in units of the half-width) is
     measured on replayed states; the std shrinks by 1.01 when d exceeds the target and grows
     otherwise, so the exploration stays comparable to Gaussian action noise of that std.
@@ -476,7 +451,7 @@ class AdaptiveParameterNoise:
                 module.bias.add_(torch.randn_like(module.bias) * self.std)
         return perturbed
 
-    def __call__(self, actor: Actor, obs: torch.Tensor) -> torch.Tensor:
+    def __call__(self, policy, obs: torch.Tensor) -> torch.Tensor:
         return self.perturbed_actor(obs)
 
     def episodes_ended(self, ended: np.ndarray, actor: Actor) -> None:
@@ -491,46 +466,104 @@ class AdaptiveParameterNoise:
         self.perturbed_actor.load_state_dict(state["perturbed_actor"])
 
     @torch.no_grad()
-    def adapt(self, actor: Actor, obs: torch.Tensor) -> float:
-        """Measure the action distance of a fresh perturbation, adapt the std, return the distance."""
+    def adapt(self, actor: Actor, obs: torch.Tensor) -> dict[str, float]:
+        """Measure the action distance of a fresh perturbation and adapt the std; return both, to log."""
         difference = (actor(obs) - self.perturbed_copy(actor)(obs)) / actor.action_scale
         distance = difference.pow(2).mean().sqrt().item()
         self.std = self.std / self.ADAPTATION if distance > self.target_distance else self.std * self.ADAPTATION
-        return distance
+        return {"charts/param_noise_distance": distance, "charts/param_noise_std": self.std}
 
 
 # ---------------------------------------------------------------------------------------
 # Update
 # ---------------------------------------------------------------------------------------
-def critic_target(batch, target_actor, target_critic, args: Args) -> torch.Tensor:
-    """The DDPG target y = r + gamma (1 - terminated) Q'(s', mu'(s')) (paper, algorithm 1), without gradient."""
+@dataclass
+class Agent:
+    """What learns: the networks, the target networks that follow them slowly, and their optimizers."""
+
+    actor: Actor
+    critic: Critic
+    target_actor: Actor
+    target_critic: Critic
+    actor_optimizer: torch.optim.Optimizer
+    critic_optimizer: torch.optim.Optimizer
+
+
+def make_agent(
+    args: Args, obs_dim: int, action_low: np.ndarray, action_high: np.ndarray, device: torch.device
+) -> Agent:
+    layer_norm = args.layer_norm or args.exploration_noise_type == "parameter"  # see AdaptiveParameterNoise
+    actor = Actor(obs_dim, action_low, action_high, args.hidden_sizes, layer_norm, args.paper_init).to(device)
+    critic = Critic(
+        obs_dim, len(action_low), args.hidden_sizes, 1, args.critic_action_layer, args.layer_norm, args.paper_init
+    ).to(device)
+    policy_lr = args.learning_rate if args.policy_lr is None else args.policy_lr
+    q_lr = args.learning_rate if args.q_lr is None else args.q_lr
+    return Agent(
+        actor=actor,
+        critic=critic,
+        # Target networks start as copies and only follow the online networks slowly (soft updates).
+        target_actor=copy.deepcopy(actor).requires_grad_(False),
+        target_critic=copy.deepcopy(critic).requires_grad_(False),
+        # fused Adam updates all of a network's tensors in one kernel (faster than the default here).
+        actor_optimizer=torch.optim.Adam(actor.parameters(), lr=policy_lr, fused=True),
+        # The paper's L2 penalty applies to the critic's weight matrices, not to biases and layer norms.
+        critic_optimizer=torch.optim.Adam(
+            [
+                {"params": list(critic.weights), "weight_decay": args.critic_weight_decay},
+                {"params": [*critic.biases, *critic.norms.parameters()]},
+            ],
+            lr=q_lr,
+            fused=True,
+        ),
+    )
+
+
+def update(
+    batch: dict[str, torch.Tensor],
+    agent: Agent,
+    critic_updates: int,
+    gamma: float,
+    tau: float,
+    policy_frequency: int,
+) -> dict[str, torch.Tensor]:
+    """One gradient step of DDPG (the paper's algorithm 1) on a batch; return the values to log, by TensorBoard tag.
+
+    `critic_updates` counts the critic updates, this one included.
+    """
     with torch.no_grad():
         # The target networks, which move slowly, keep the target from chasing the critic itself.
-        next_q = target_critic(batch["next_obs"], target_actor(batch["next_obs"]))
-        # `terminations` is 1 only where the MDP ended; time-limit truncations bootstrap.
-        return batch["rewards"] + args.gamma * (1.0 - batch["terminations"]) * next_q
+        next_q = agent.target_critic(batch["next_obs"], agent.target_actor(batch["next_obs"]))[0]
+        # y = r + gamma (1 - terminated) Q'(s', mu'(s')): only `terminations` end the return;
+        # time-limit truncations bootstrap.
+        target_q = batch["rewards"] + gamma * (1.0 - batch["terminations"]) * next_q
+
+    # The critic regresses onto y: L = E[(Q(s, a) - y)^2].
+    q_values = agent.critic(batch["obs"], batch["actions"])  # [critics, batch]
+    qf_losses = (q_values - target_q).pow(2).mean(dim=1)
+    gradient_step(agent.critic_optimizer, qf_losses.sum())
+    # CleanRL's tags: each critic's mean Q-value and loss, and their mean loss (CleanRL's qf_loss / 2).
+    logs = {"losses/qf_loss": qf_losses.detach().mean()}
+    for i, (q_value, qf_loss) in enumerate(zip(q_values.detach().mean(dim=1), qf_losses.detach()), start=1):
+        logs |= {f"losses/qf{i}_values": q_value, f"losses/qf{i}_loss": qf_loss}
+
+    # The actor and the targets move once per `policy_frequency` critic updates (1, the paper: every time).
+    if critic_updates % policy_frequency == 0:
+        # Deterministic policy gradient (paper, eq. 6): maximise Q(s, mu(s)).
+        actor_loss = -agent.critic.q1(batch["obs"], agent.actor(batch["obs"])).mean()
+        # Gradients for the actor's weights only: this loss does not train the critic.
+        gradient_step(agent.actor_optimizer, actor_loss, inputs=list(agent.actor.parameters()))
+        soft_update(agent.target_actor, agent.actor, tau)
+        soft_update(agent.target_critic, agent.critic, tau)
+        logs["losses/actor_loss"] = actor_loss.detach()
+    return logs
 
 
-def critic_loss(batch, critic, target: torch.Tensor):
-    """Mean squared TD error L = E[(Q(s, a) - y)^2]."""
-    q_values = critic(batch["obs"], batch["actions"])
-    loss = (q_values - target).pow(2).mean()
-    return loss, q_values.detach().mean()
-
-
-def actor_loss(batch, actor, critic) -> torch.Tensor:
-    """Deterministic policy gradient (paper, eq. 6): maximise Q(s, mu(s))."""
-    return -critic(batch["obs"], actor(batch["obs"])).mean()
-
-
-class NonFiniteLoss(Exception):
-    """A loss became NaN or infinite: training has diverged."""
-
-
-def check_finite(name: str, loss: torch.Tensor, global_step: int) -> None:
-    """Stop before a NaN or infinite loss reaches the weights (reading it costs a device sync on CUDA)."""
-    if not torch.isfinite(loss):
-        raise NonFiniteLoss(f"{name} is {loss.item()} at step {global_step}")
+def gradient_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, inputs=None) -> None:
+    """One step down `loss`: clear the old gradients, backpropagate (into `inputs` alone, if given), step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward(inputs=inputs)
+    optimizer.step()
 
 
 @torch.no_grad()
@@ -539,27 +572,165 @@ def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), tau)
 
 
+# ---------------------------------------------------------------------------------------
+# Training loop
+# ---------------------------------------------------------------------------------------
+def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
+    """Collect experience and learn from it; `run` (below) logs, evaluates, checkpoints and hears stop requests."""
+    envs = make_vector_env(args.env_id, args.num_envs, run.video_dir)
+    obs_dim = int(np.prod(envs.single_observation_space.shape))
+    action_low, action_high = envs.single_action_space.low, envs.single_action_space.high
+    agent = make_agent(args, obs_dim, action_low, action_high, run.device)
+    buffer = ReplayBuffer(args.buffer_size, obs_dim, len(action_low), run.device)
+    if args.exploration_noise_type == "gaussian":
+        exploration = GaussianNoise(args.exploration_noise, agent.actor.action_scale)
+    elif args.exploration_noise_type == "ou":
+        exploration = OrnsteinUhlenbeckNoise(
+            args.num_envs, args.ou_theta, args.ou_sigma, args.ou_dt, agent.actor.action_scale
+        )
+    else:
+        exploration = AdaptiveParameterNoise(agent.actor, args.param_noise_initial_std, args.exploration_noise)
+    act = compiled(agent.actor, args, run.device)
+    hyperparameters = {
+        "gamma": args.gamma,
+        "tau": args.tau,
+        "policy_frequency": args.policy_frequency,
+    }
+    update_agent = compiled(functools.partial(update, **hyperparameters), args, run.device)
+    obs, global_step, critic_updates = run.start(envs, agent, buffer, exploration)  # a new run or a resumed one
+
+    while global_step < args.total_timesteps and not run.stop_requested:
+        # Act: uniformly random actions first, to fill the buffer with diverse data, then the
+        # policy plus exploration noise, clipped to the bounds.
+        if global_step < args.learning_starts:
+            actions = envs.action_space.sample()
+        else:
+            with torch.no_grad():
+                noisy_actions = exploration(act, torch.as_tensor(obs, dtype=torch.float32, device=run.device))
+                actions = noisy_actions.clamp(agent.actor.action_low, agent.actor.action_high).cpu().numpy()
+
+        next_obs, rewards, terminations, truncations, infos = envs.step(actions)
+        global_step += args.num_envs
+        run.log_episodes(infos, global_step)
+        exploration.episodes_ended(terminations | truncations, agent.actor)
+
+        # Store `terminations`, not `truncations`: the state after a time limit still has a future,
+        # so its target bootstraps. The true next observation differs from `next_obs` at a reset.
+        buffer.add(obs, real_next_obs(next_obs, infos), actions, rewards, terminations)
+        obs = next_obs
+
+        if global_step >= args.learning_starts:
+            for _ in range(args.num_envs):  # one update per collected transition
+                critic_updates += 1
+                batch = buffer.sample(args.batch_size)
+                logs = update_agent(batch, agent, critic_updates)
+                if args.exploration_noise_type == "parameter" and critic_updates % args.param_noise_adapt_every == 0:
+                    logs |= exploration.adapt(agent.actor, batch["obs"])
+                run.log_losses(logs, global_step, critic_updates)
+        run.after_step(global_step, critic_updates)  # evaluation, checkpoint, progress line
+    return agent, buffer
+
+
+# =======================================================================================
+# Run control. The algorithm is complete above; what follows is machinery for long runs
+# that a reader may skip: evaluation, checkpoints and resume, stop signals, the progress
+# line, Weights & Biases, and the command line (`main`).
+# =======================================================================================
+EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes start from seeds that training never uses
+PROGRESS_SECONDS = 5.0  # how often the progress line is printed
+LOG_EVERY_UPDATES = 100  # how often the losses are logged: reading them forces a device sync
+CHECKPOINT_FORMAT = f"{os.path.basename(__file__)} v2"  # marks the files this script writes
+SAVED_MODEL_KEYS = ("format", "args", "obs_dim", "action_dim", "networks")  # --save-model's file: no optimizers
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what schedulers and `kill` send
+# Flags that may differ when a run resumes or is evaluated; all the others define the experiment.
+RUN_CONTROL_FLAGS = {
+    "total_timesteps", "cuda", "compile", "save_model", "checkpoint_frequency", "checkpoint_buffer",
+    "checkpoint_keep", "resume", "eval_frequency", "eval_episodes", "eval_only", "checkpoint", "capture_video",
+    "stop_on_nonfinite", "track", "wandb_project_name", "wandb_entity",
+}  # fmt: skip
+
+
+def fail(message: str) -> None:
+    """End the run on bad input: one line on stderr and exit status 2, like argparse."""
+    print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def check_args(args: Args) -> None:
+    """Refuse impossible flag combinations before anything is built or written."""
+    if args.num_envs < 1:
+        fail(f"--num-envs must be at least 1, got {args.num_envs}")
+    if args.buffer_size < 1:
+        fail(f"--buffer-size must be at least 1, got {args.buffer_size}")
+    if not 1 <= args.batch_size <= args.buffer_size:
+        fail(f"--batch-size ({args.batch_size}) must be between 1 and --buffer-size ({args.buffer_size})")
+    if args.total_timesteps < 0 or args.learning_starts < 0:
+        fail("--total-timesteps and --learning-starts must not be negative")
+    if not args.hidden_sizes or min(args.hidden_sizes) < 1:
+        fail(f"--hidden-sizes must be one or more positive sizes, got {args.hidden_sizes}")
+    if args.policy_frequency < 1:
+        fail(f"--policy-frequency must be at least 1, got {args.policy_frequency}")
+    if args.critic_action_layer not in (1, 2):
+        fail(f"--critic-action-layer must be 1 or 2, got {args.critic_action_layer}")
+    if args.exploration_noise < 0 or args.ou_sigma < 0 or args.ou_theta < 0:
+        fail("--exploration-noise, --ou-sigma and --ou-theta must not be negative")
+    if args.ou_dt <= 0 or args.param_noise_initial_std <= 0 or args.param_noise_adapt_every < 1:
+        fail("--ou-dt, --param-noise-initial-std and --param-noise-adapt-every must be positive")
+    if not 0.0 < args.tau <= 1.0:
+        fail(f"--tau must be in (0, 1], got {args.tau}")
+    if not 0.0 <= args.gamma <= 1.0:
+        fail(f"--gamma must be in [0, 1], got {args.gamma}")
+    if args.eval_episodes < 0:
+        fail(f"--eval-episodes must not be negative, got {args.eval_episodes}")
+    if args.checkpoint_frequency < 0 or args.eval_frequency < 0:
+        fail("--checkpoint-frequency and --eval-frequency must not be negative (0 turns them off)")
+    if args.checkpoint_keep < 1:
+        fail(f"--checkpoint-keep must be at least 1, got {args.checkpoint_keep}")
+
+
 def compiled(function, args: Args, device: torch.device):
     """`function` compiled by `torch.compile` with --compile, else `function` itself.
 
-    Compiling fuses each function's elementwise operations, and those of its backward pass, into
+    Compiling fuses each function's elementwise operations, and those of its backward passes, into
     a few kernels; on CUDA, "reduce-overhead" also records them as CUDA graphs, launched at once.
     """
     if not args.compile:
         return function
     torch._inductor.config.fallback_random = True  # eager's random numbers, hence eager's results
-    return torch.compile(function, mode="reduce-overhead" if device.type == "cuda" else "default")
+    compiled_function = torch.compile(function, mode="reduce-overhead" if device.type == "cuda" else "default")
+
+    def call(*inputs, **options):
+        if device.type == "cuda":
+            torch.compiler.cudagraph_mark_step_begin()  # a CUDA graph may reuse the last call's memory
+        return compiled_function(*inputs, **options)
+
+    return call
 
 
-# ---------------------------------------------------------------------------------------
-# Evaluation and checkpoints
-# ---------------------------------------------------------------------------------------
-EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes start from seeds that training never uses
+class NonFiniteLoss(Exception):
+    """A loss or its gradients became NaN or infinite: training has diverged."""
 
 
-def evaluate(
-    actor: Actor, env_id: str, episodes: int, seed: int, device: torch.device, video_dir: str | None = None
-) -> list[float]:
+def stop_on_nonfinite_gradients(agent: Agent) -> None:
+    """Make each optimizer refuse a step whose gradients are NaN or infinite, before it reaches the weights.
+
+    A hook that runs before `optimizer.step()`, so that `update` reads as the maths; checking costs
+    a device sync on CUDA.
+    """
+
+    def check(optimizer: torch.optim.Optimizer, name: str) -> None:
+        gradients = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if gradients and not torch.isfinite(torch.stack(torch._foreach_norm(gradients))).all():
+            raise NonFiniteLoss(f"{name}_loss has non-finite gradients")
+
+    for field in fields(agent):
+        optimizer = getattr(agent, field.name)
+        if isinstance(optimizer, torch.optim.Optimizer):
+            name = {"critic": "qf"}.get(field.name.removesuffix("_optimizer"), field.name.removesuffix("_optimizer"))
+            optimizer.register_step_pre_hook(lambda optimizer, *_, name=name: check(optimizer, name))
+
+
+def evaluate(actor: Actor, env_id: str, episodes: int, seed: int, device, video_dir: str | None = None) -> list:
     """Run deterministic episodes (the actor's action, no noise) and return their returns."""
     env = make_env(env_id, video_dir, record_every_episode=True)()
     returns = []
@@ -577,22 +748,27 @@ def evaluate(
     return returns
 
 
-def build_actor(args: Args, obs_dim: int, action_low: np.ndarray, action_high: np.ndarray) -> Actor:
-    """The actor the arguments describe (for training, and for evaluating a saved one).
+def agent_state(agent: Agent) -> dict:
+    """The state of each network (or tensor) and of each optimizer of the agent, by field name."""
+    state = {"networks": {}, "optimizers": {}}
+    for field in fields(agent):
+        value = getattr(agent, field.name)
+        if isinstance(value, torch.optim.Optimizer):
+            state["optimizers"][field.name.removesuffix("_optimizer")] = value.state_dict()
+        else:
+            state["networks"][field.name] = value.detach().clone() if torch.is_tensor(value) else value.state_dict()
+    return state
 
-    Parameter noise gives the actor layer normalisation (see `AdaptiveParameterNoise`).
-    """
-    layer_norm = args.layer_norm or args.exploration_noise_type == "parameter"
-    return Actor(obs_dim, action_low, action_high, args.hidden_sizes, layer_norm, args.paper_init)
 
-
-CHECKPOINT_FORMAT = f"{os.path.basename(__file__)} v1"  # marks the files this script writes
-# Flags that may differ when a run resumes or is evaluated; all the others define the experiment.
-RUN_CONTROL_FLAGS = {
-    "total_timesteps", "cuda", "compile", "save_model", "checkpoint_frequency", "checkpoint_buffer",
-    "checkpoint_keep", "resume", "eval_frequency", "eval_episodes", "eval_only", "checkpoint", "capture_video",
-    "stop_on_nonfinite", "track", "wandb_project_name", "wandb_entity",
-}  # fmt: skip
+def load_agent_state(agent: Agent, state: dict) -> None:
+    for name, network in state["networks"].items():
+        if torch.is_tensor(getattr(agent, name)):
+            with torch.no_grad():
+                getattr(agent, name).copy_(network)
+        else:
+            getattr(agent, name).load_state_dict(network)
+    for name, optimizer in state["optimizers"].items():
+        getattr(agent, f"{name}_optimizer").load_state_dict(optimizer)
 
 
 def rng_state(envs: gym.vector.VectorEnv) -> dict:
@@ -660,7 +836,7 @@ def read_checkpoint(path: str) -> dict:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         fail(f"cannot load {path}: not a file this script wrote, or damaged ({reason[:200]})")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        fail(f"cannot load {path}: it was not written by {os.path.basename(__file__)}")
+        fail(f"cannot load {path}: it was not written by this version of {os.path.basename(__file__)}")
     return state
 
 
@@ -693,7 +869,7 @@ def evaluate_checkpoint(args: Args, state: dict, path: str, device: torch.device
     action_low, action_high = envs.single_action_space.low, envs.single_action_space.high
     envs.close()
     check_shapes(state, obs_dim, len(action_low), args.env_id)
-    actor = build_actor(args, obs_dim, action_low, action_high).to(device)
+    actor = make_agent(args, obs_dim, action_low, action_high, device).actor
     actor.load_state_dict(state["networks"]["actor"])
     run_dir = os.path.dirname(os.path.abspath(path))
     if os.path.basename(run_dir) == "checkpoints":
@@ -705,21 +881,244 @@ def evaluate_checkpoint(args: Args, state: dict, path: str, device: torch.device
         print(f"videos in {video_dir}", flush=True)
 
 
-# ---------------------------------------------------------------------------------------
-# Training
-# ---------------------------------------------------------------------------------------
-PROGRESS_SECONDS = 5.0  # how often the progress line is printed
-LOG_EVERY_UPDATES = 100  # how often the losses are logged: reading them forces a device sync
-
-
 def format_duration(seconds: float) -> str:
     minutes, seconds = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}"
 
 
-def main(argv: list[str] | None = None) -> dict | None:
-    """Train (or evaluate, with --eval-only); return the run directory, networks and buffer, for notebooks and tests."""
+class Run:
+    """Everything around the training loop that is not the algorithm: the run directory, TensorBoard and
+    W&B, checkpoints and resume, evaluations, the progress line and stop signals.
+
+    `train` calls `start` once, then `log_episodes`, `log_losses` and `after_step` as it goes; `main`
+    calls `finish` after the loop, `diverged` on a non-finite loss, and `close` in any case.
+    """
+
+    def __init__(self, args: Args, device: torch.device, checkpoint: dict | None, checkpoint_path: str | None):
+        self.args, self.device, self.checkpoint, self.checkpoint_path = args, device, checkpoint, checkpoint_path
+        if checkpoint is None:
+            name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', args.env_id)}__{args.exp_name}__{args.seed}__{int(time.time())}"
+            self.run_dir, suffix = os.path.join("runs", name), 1
+            while os.path.exists(self.run_dir):  # two runs started in the same second must not share a log
+                self.run_dir, suffix = os.path.join("runs", f"{name}_{suffix}"), suffix + 1
+            start_step = 0
+        else:  # the run directory holds `checkpoints/`, wherever it has been moved
+            self.run_dir = os.path.dirname(os.path.dirname(os.path.abspath(checkpoint_path)))
+            start_step = checkpoint["global_step"]
+        self.video_dir = None
+        if args.capture_video:
+            self.video_dir = os.path.join(
+                self.run_dir, "videos" if start_step == 0 else f"videos_from_step_{start_step}"
+            )
+        self.global_step, self.critic_updates = start_step, 0
+        self.recent_returns: deque[float] = deque(maxlen=10)
+        self.stop_signal, self.stop_time = None, 0.0
+        self.envs = self.writer = self.tracking = None
+        self.previous_handlers = {}
+
+    def start(self, envs, agent: Agent, buffer: ReplayBuffer, exploration) -> tuple[np.ndarray, int, int]:
+        """Open the logs, restore the checkpoint of a resumed run and catch stop signals; return the first
+        observations, the environment step and the number of critic updates to go on from."""
+        args = self.args
+        self.envs, self.agent, self.buffer, self.exploration = envs, agent, buffer, exploration
+        self.obs_dim = int(np.prod(envs.single_observation_space.shape))
+        self.action_dim = int(np.prod(envs.single_action_space.shape))
+        if self.checkpoint is not None:
+            check_shapes(self.checkpoint, self.obs_dim, self.action_dim, args.env_id)
+        self.open_logs()
+        if self.checkpoint is None:
+            envs.action_space.seed(args.seed)
+            obs, _ = envs.reset(seed=args.seed)
+        else:
+            obs = self.restore()
+        if args.stop_on_nonfinite:
+            stop_on_nonfinite_gradients(agent)
+        # SIGINT (Ctrl-C) and SIGTERM (schedulers, `kill`) end the current step, then stop cleanly.
+        self.previous_handlers = {signum: signal.signal(signum, self.request_stop) for signum in STOP_SIGNALS}
+        self.start_time = self.last_print_time = time.time()
+        self.last_print_step = self.global_step
+        self.learning_start_time, self.learning_start_step = None, 0
+        return obs, self.global_step, self.critic_updates
+
+    def open_logs(self) -> None:
+        """TensorBoard (and W&B with --track) in the run directory, and the arguments as `args.json`."""
+        args = self.args
+        if args.track:
+            import wandb  # optional: only --track needs it
+
+            self.tracking = wandb.init(
+                project=args.wandb_project_name,
+                entity=args.wandb_entity,
+                sync_tensorboard=True,
+                config=asdict(args),
+                name=os.path.basename(self.run_dir),
+                id=re.sub(r"[^A-Za-z0-9_-]", "_", os.path.basename(self.run_dir)),  # a resumed run continues it
+                resume="allow",
+                save_code=True,
+            )
+        # `purge_step` drops events that a killed run logged after its last checkpoint: no step twice.
+        self.writer = SummaryWriter(self.run_dir, purge_step=self.global_step + 1 if self.global_step else None)
+        with open(os.path.join(self.run_dir, "args.json"), "w") as file:
+            json.dump(asdict(args), file, indent=2)
+        if self.global_step == 0:
+            self.writer.add_text(
+                "hyperparameters",
+                "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items()),
+            )
+        print(f"run directory: {self.run_dir} (device: {self.device})", flush=True)
+
+    def restore(self) -> np.ndarray:
+        """Load the checkpoint into the agent, buffer, exploration, counters and RNGs; reset the envs."""
+        checkpoint = self.checkpoint
+        load_agent_state(self.agent, checkpoint)
+        if checkpoint["buffer"] is not None:
+            self.buffer.load_state_dict(checkpoint["buffer"])
+        if self.exploration is not None:
+            self.exploration.load_state_dict(checkpoint["exploration"])
+        self.critic_updates = checkpoint["critic_updates"]
+        self.recent_returns.extend(checkpoint["recent_returns"])
+        # The environments cannot be saved: they start new episodes, with seeds of their own.
+        obs, _ = self.envs.reset(seed=self.args.seed + self.global_step)
+        set_rng_state(checkpoint["rng"], self.envs)
+        print(f"resumed from {self.checkpoint_path} at step {self.global_step:,}", flush=True)
+        return obs
+
+    def training_state(self) -> dict:
+        """Everything a resumed run needs, as tensors and plain containers."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "args": asdict(self.args),
+            "obs_dim": self.obs_dim,
+            "action_dim": self.action_dim,
+            "global_step": self.global_step,
+            "critic_updates": self.critic_updates,
+            "recent_returns": list(self.recent_returns),
+            **agent_state(self.agent),
+            "exploration": None if self.exploration is None else self.exploration.state_dict(),
+            "rng": rng_state(self.envs),
+            "buffer": self.buffer.state_dict() if self.args.checkpoint_buffer else None,
+        }
+
+    def save_checkpoint(self) -> str:
+        return write_checkpoint(self.run_dir, self.global_step, self.training_state(), self.args.checkpoint_keep)
+
+    def request_stop(self, signum, frame) -> None:
+        """A signal handler: stop after this step; a second signal stops at once, unless it comes within a
+        second of the first (Ctrl-C reaches a whole process group, a scheduler signals every process)."""
+        if self.stop_signal is not None:
+            if time.time() - self.stop_time < 1.0:
+                return
+            raise KeyboardInterrupt
+        self.stop_signal, self.stop_time = signum, time.time()
+        print(f"\n{signal.Signals(signum).name}: stopping after this step (again to stop at once)", flush=True)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_signal is not None
+
+    def log_episodes(self, infos: dict, global_step: int) -> None:
+        """Log every episode that ended at this step (several envs can finish on the same step)."""
+        self.global_step = global_step
+        if "episode" in infos:
+            for i in np.flatnonzero(infos["_episode"]):
+                episodic_return = float(infos["episode"]["r"][i])
+                self.recent_returns.append(episodic_return)
+                self.writer.add_scalar("charts/episodic_return", episodic_return, global_step)
+                self.writer.add_scalar("charts/episodic_length", int(infos["episode"]["l"][i]), global_step)
+
+    def log_losses(self, logs: dict, global_step: int, critic_updates: int) -> None:
+        """Log an update's values every LOG_EVERY_UPDATES updates (reading a tensor's value syncs the device)."""
+        self.critic_updates = critic_updates
+        if self.learning_start_time is None:
+            self.learning_start_time, self.learning_start_step = time.time(), global_step
+        if critic_updates % LOG_EVERY_UPDATES == 0:
+            for tag, value in logs.items():
+                self.writer.add_scalar(tag, value, global_step)
+
+    def passed_multiple_of(self, frequency: int) -> bool:
+        """Whether this step went past a multiple of `frequency` (the step moves by num_envs at a time)."""
+        step = self.global_step
+        return frequency > 0 and step // frequency > (step - self.args.num_envs) // frequency
+
+    def after_step(self, global_step: int, critic_updates: int) -> None:
+        """The periodic evaluation and checkpoint, and the progress line."""
+        self.global_step, self.critic_updates = global_step, critic_updates
+        if self.passed_multiple_of(self.args.eval_frequency) and global_step < self.args.total_timesteps:
+            self.log_evaluation(self.agent.actor, f"evaluation at step {global_step:,}")
+        if self.passed_multiple_of(self.args.checkpoint_frequency):
+            self.save_checkpoint()
+        now = time.time()
+        if now - self.last_print_time >= PROGRESS_SECONDS or global_step >= self.args.total_timesteps:
+            self.print_progress(now)
+
+    def log_evaluation(self, actor: Actor, label: str) -> None:
+        args = self.args
+        returns = evaluate(actor, args.env_id, args.eval_episodes, args.seed + EVAL_SEED_OFFSET, self.device)
+        self.writer.add_scalar("eval/episodic_return", np.mean(returns), self.global_step)
+        print(f"{label}: {np.mean(returns):.1f} +- {np.std(returns):.1f}", flush=True)
+
+    def print_progress(self, now: float) -> None:
+        """Step, speed, time left and the mean return of the last episodes, on one line."""
+        total = self.args.total_timesteps
+        sps = (self.global_step - self.last_print_step) / max(now - self.last_print_time, 1e-9)
+        self.writer.add_scalar("charts/SPS", sps, self.global_step)
+        eta = format_duration((total - self.global_step) / max(sps, 1e-9))
+        mean_return = f"{np.mean(self.recent_returns):.1f}" if self.recent_returns else "n/a"
+        print(
+            f"step {self.global_step:>9,}/{total:,} ({100 * self.global_step / total:5.1f}%) | {sps:6.0f} SPS | "
+            f"ETA {eta} | return {mean_return} (last {len(self.recent_returns)} episodes)",
+            flush=True,
+        )
+        self.last_print_time, self.last_print_step = now, self.global_step
+
+    def finish(self) -> None:
+        """After the loop: on a stop request, checkpoint and exit; else the final checkpoint, model and evaluation."""
+        args, global_step = self.args, self.global_step
+        if self.stop_signal is not None:
+            if args.checkpoint_frequency > 0:
+                print(f"stopped at step {global_step:,}; checkpoint {self.save_checkpoint()}", flush=True)
+                print(f"resume with: python {os.path.basename(__file__)} --resume {self.run_dir}", flush=True)
+            else:
+                print(f"stopped at step {global_step:,}; no checkpoint (--checkpoint-frequency is 0)", flush=True)
+            raise SystemExit(128 + self.stop_signal)  # the shell's convention for "ended by this signal"
+        summary = f"trained {global_step:,} steps in {format_duration(time.time() - self.start_time)}"
+        if self.learning_start_time is not None and global_step > self.learning_start_step:
+            learning_sps = (global_step - self.learning_start_step) / (time.time() - self.learning_start_time)
+            summary += f"; {learning_sps:.1f} SPS after learning_starts"
+        print(summary, flush=True)
+        if args.checkpoint_frequency > 0 and not self.passed_multiple_of(args.checkpoint_frequency):
+            self.save_checkpoint()
+        eval_actor = self.agent.actor
+        if args.save_model:
+            model_path = os.path.join(self.run_dir, f"{args.exp_name}.pt")
+            model = {key: value for key, value in self.training_state().items() if key in SAVED_MODEL_KEYS}
+            torch.save(model, model_path)
+            print(f"model saved to {model_path}", flush=True)
+            eval_actor = copy.deepcopy(self.agent.actor)  # evaluate what was saved
+            eval_actor.load_state_dict(read_checkpoint(model_path)["networks"]["actor"])
+        if (args.save_model or args.eval_frequency > 0) and args.eval_episodes > 0:
+            self.log_evaluation(eval_actor, f"evaluation over {args.eval_episodes} episodes")
+
+    def diverged(self, error: NonFiniteLoss) -> None:
+        """Checkpoint the last good state (the failing step was refused) and exit with status 1."""
+        path = self.save_checkpoint()
+        message = f"{error} at step {self.global_step}; the last good state is in {path}"
+        print(f"{os.path.basename(__file__)}: error: {message} (--no-stop-on-nonfinite trains on)", file=sys.stderr)
+        sys.exit(1)
+
+    def close(self) -> None:
+        for signum, handler in self.previous_handlers.items():
+            signal.signal(signum, handler)
+        for resource in (self.envs, self.writer):
+            if resource is not None:
+                resource.close()
+        if self.tracking is not None:
+            self.tracking.finish()
+
+
+def parse_args(argv: list[str] | None) -> tuple[Args, dict | None, str | None]:
+    """The arguments, and the checkpoint that --resume or --eval-only names (with its path)."""
     args = tyro.cli(Args, args=argv)
     checkpoint, checkpoint_path = None, None
     if args.resume is not None and args.eval_only:
@@ -736,7 +1135,12 @@ def main(argv: list[str] | None = None) -> dict | None:
         may_change = RUN_CONTROL_FLAGS | ({"env_id", "seed"} if args.eval_only else set())
         args = args_from_checkpoint(argv, checkpoint["args"], checkpoint_path, may_change)
     check_args(args)
+    return args, checkpoint, checkpoint_path
 
+
+def main(argv: list[str] | None = None) -> dict | None:
+    """Train (or evaluate, with --eval-only); return the run directory, agent and buffer, for notebooks and tests."""
+    args, checkpoint, checkpoint_path = parse_args(argv)
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -747,283 +1151,15 @@ def main(argv: list[str] | None = None) -> dict | None:
     if args.eval_only:
         evaluate_checkpoint(args, checkpoint, checkpoint_path, device)
         return None
-
-    if checkpoint is None:
-        run_name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', args.env_id)}__{args.exp_name}__{args.seed}__{int(time.time())}"
-        run_dir = os.path.join("runs", run_name)
-        suffix = 1
-        while os.path.exists(run_dir):  # two runs started in the same second must not share a log
-            run_dir, suffix = os.path.join("runs", f"{run_name}_{suffix}"), suffix + 1
-        start_step = 0
-    else:  # the run directory holds `checkpoints/`, wherever it has been moved
-        run_dir = os.path.dirname(os.path.dirname(os.path.abspath(checkpoint_path)))
-        start_step = checkpoint["global_step"]
-    video_dir = None
-    if args.capture_video:
-        video_dir = os.path.join(run_dir, "videos" if start_step == 0 else f"videos_from_step_{start_step}")
-    envs = make_vector_env(args.env_id, args.num_envs, video_dir)
-    obs_dim = int(np.prod(envs.single_observation_space.shape))
-    action_low, action_high = envs.single_action_space.low, envs.single_action_space.high
-    action_dim = len(action_low)
-    if checkpoint is not None:
-        check_shapes(checkpoint, obs_dim, action_dim, args.env_id)
-
-    tracking = None
-    if args.track:
-        import wandb  # optional: only --track needs it
-
-        tracking = wandb.init(
-            project=args.wandb_project_name,
-            entity=args.wandb_entity,
-            sync_tensorboard=True,
-            config=asdict(args),
-            name=os.path.basename(run_dir),
-            id=re.sub(r"[^A-Za-z0-9_-]", "_", os.path.basename(run_dir)),  # resuming continues the same W&B run
-            resume="allow",
-            save_code=True,
-        )
-    # `purge_step` drops events that a killed run logged after its last checkpoint: no step twice.
-    writer = SummaryWriter(run_dir, purge_step=start_step + 1 if start_step else None)
-    with open(os.path.join(run_dir, "args.json"), "w") as file:
-        json.dump(asdict(args), file, indent=2)
-    if start_step == 0:
-        writer.add_text(
-            "hyperparameters",
-            "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items()),
-        )
-    print(f"run directory: {run_dir} (device: {device})", flush=True)
-
-    actor = build_actor(args, obs_dim, action_low, action_high).to(device)
-    critic = Critic(
-        obs_dim, action_dim, args.hidden_sizes, args.critic_action_layer, args.layer_norm, args.paper_init
-    ).to(device)
-    # Target networks start as copies and only follow the online networks slowly (soft updates).
-    target_actor = copy.deepcopy(actor).requires_grad_(False)
-    target_critic = copy.deepcopy(critic).requires_grad_(False)
-    # fused Adam updates all of a network's tensors in one kernel (faster than the default here).
-    policy_lr = args.learning_rate if args.policy_lr is None else args.policy_lr
-    q_lr = args.learning_rate if args.q_lr is None else args.q_lr
-    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=policy_lr, fused=True)
-    # The paper's L2 penalty applies to the critic's weight matrices, not to biases and layer norms.
-    decayed = [p for p in critic.parameters() if p.ndim == 2]
-    others = [p for p in critic.parameters() if p.ndim != 2]
-    critic_optimizer = torch.optim.Adam(
-        [{"params": decayed, "weight_decay": args.critic_weight_decay}, {"params": others}], lr=q_lr, fused=True
-    )
-    buffer = ReplayBuffer(args.buffer_size, obs_dim, action_dim, device)
-    low = torch.as_tensor(action_low, dtype=torch.float32, device=device)
-    high = torch.as_tensor(action_high, dtype=torch.float32, device=device)
-    if args.exploration_noise_type == "gaussian":
-        exploration = GaussianActionNoise(args.exploration_noise)
-    elif args.exploration_noise_type == "ou":
-        exploration = OrnsteinUhlenbeckNoise(
-            args.num_envs, action_dim, args.ou_theta, args.ou_sigma, args.ou_dt, device
-        )
-    else:
-        exploration = AdaptiveParameterNoise(actor, args.param_noise_initial_std, args.exploration_noise)
-    # Everything a checkpoint saves and a resumed run restores, by name.
-    networks = {"actor": actor, "critic": critic, "target_actor": target_actor, "target_critic": target_critic}
-    optimizers = {"actor": actor_optimizer, "critic": critic_optimizer}
-    policy = compiled(actor, args, device)
-    compute_target = compiled(critic_target, args, device)
-    compute_critic_loss = compiled(critic_loss, args, device)
-    compute_actor_loss = compiled(actor_loss, args, device)
-
-    global_step, num_updates = start_step, 0
-    recent_returns: deque[float] = deque(maxlen=10)
-    if checkpoint is None:
-        envs.action_space.seed(args.seed)
-        obs, _ = envs.reset(seed=args.seed)
-    else:
-        for name, network in networks.items():
-            network.load_state_dict(checkpoint["networks"][name])
-        for name, optimizer in optimizers.items():
-            optimizer.load_state_dict(checkpoint["optimizers"][name])
-        if checkpoint["buffer"] is not None:
-            buffer.load_state_dict(checkpoint["buffer"])
-        exploration.load_state_dict(checkpoint["exploration"])
-        num_updates = checkpoint["num_updates"]
-        recent_returns.extend(checkpoint["recent_returns"])
-        # The environments cannot be saved: they start new episodes, with seeds of their own.
-        obs, _ = envs.reset(seed=args.seed + start_step)
-        set_rng_state(checkpoint["rng"], envs)
-        print(f"resumed from {checkpoint_path} at step {start_step:,}", flush=True)
-
-    def training_state() -> dict:
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "args": asdict(args),
-            "obs_dim": obs_dim,
-            "action_dim": action_dim,
-            "global_step": global_step,
-            "num_updates": num_updates,
-            "recent_returns": list(recent_returns),
-            "networks": {name: network.state_dict() for name, network in networks.items()},
-            "exploration": exploration.state_dict(),
-            "optimizers": {name: optimizer.state_dict() for name, optimizer in optimizers.items()},
-            "rng": rng_state(envs),
-            "buffer": buffer.state_dict() if args.checkpoint_buffer else None,
-        }
-
-    # SIGINT (Ctrl-C) and SIGTERM (schedulers, `kill`) end the current step, then stop cleanly;
-    # a second signal stops at once, unless it comes within a second of the first: the same stop
-    # can arrive twice (Ctrl-C reaches a whole process group, a scheduler signals every process).
-    stop_signal, stop_time = None, 0.0
-
-    def request_stop(signum, frame):
-        nonlocal stop_signal, stop_time
-        if stop_signal is not None:
-            if time.time() - stop_time < 1.0:
-                return
-            raise KeyboardInterrupt
-        stop_signal, stop_time = signum, time.time()
-        print(f"\n{signal.Signals(signum).name}: stopping after this step (again to stop at once)", flush=True)
-
-    def crossed(frequency: int) -> bool:
-        """Whether this step passed a multiple of `frequency` (global_step moves by num_envs at a time)."""
-        return frequency > 0 and global_step // frequency > (global_step - args.num_envs) // frequency
-
-    previous_handlers = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
-    start_time = last_print_time = time.time()
-    last_print_step = global_step
-    learning_start_time, learning_start_step = None, 0
+    run = Run(args, device, checkpoint, checkpoint_path)
     try:
-        while global_step < args.total_timesteps and stop_signal is None:
-            # Act: uniformly random actions first, to fill the buffer with diverse data, then the
-            # policy with exploration noise scaled to each dimension, clipped to the bounds.
-            if global_step < args.learning_starts:
-                actions = envs.action_space.sample()
-            else:
-                with torch.no_grad():
-                    noisy_actions = exploration(policy, torch.as_tensor(obs, dtype=torch.float32, device=device))
-                    actions = noisy_actions.clamp(low, high).cpu().numpy()
-
-            # `truncations` (time limits) are not stored: the state after a cut-off still has a
-            # future, so its target bootstraps; only `terminations` end the return.
-            next_obs, rewards, terminations, truncations, infos = envs.step(actions)
-            global_step += args.num_envs
-
-            # Several envs can finish on the same step: log every finished episode.
-            if "episode" in infos:
-                for i in np.flatnonzero(infos["_episode"]):
-                    episodic_return = float(infos["episode"]["r"][i])
-                    recent_returns.append(episodic_return)
-                    writer.add_scalar("charts/episodic_return", episodic_return, global_step)
-                    writer.add_scalar("charts/episodic_length", int(infos["episode"]["l"][i]), global_step)
-
-            buffer.add(obs, real_next_obs(next_obs, infos), actions, rewards, terminations)
-            obs = next_obs
-            exploration.episodes_ended(terminations | truncations, actor)
-
-            if global_step >= args.learning_starts:
-                if learning_start_time is None:
-                    learning_start_time, learning_start_step = time.time(), global_step
-                for _ in range(args.num_envs):  # one update per collected transition
-                    if args.compile:
-                        torch.compiler.cudagraph_mark_step_begin()  # CUDA graphs may reuse the last update's memory
-                    batch = buffer.sample(args.batch_size)
-                    target = compute_target(batch, target_actor, target_critic, args)
-                    qf_loss, qf_values = compute_critic_loss(batch, critic, target)
-                    if args.stop_on_nonfinite:
-                        check_finite("qf_loss", qf_loss, global_step)
-                    critic_optimizer.zero_grad(set_to_none=True)
-                    qf_loss.backward()
-                    critic_optimizer.step()
-                    num_updates += 1
-
-                    # The actor and the targets move once per `policy_frequency` critic updates (1: every time).
-                    if num_updates % args.policy_frequency == 0:
-                        policy_loss = compute_actor_loss(batch, actor, critic)
-                        if args.stop_on_nonfinite:
-                            check_finite("actor_loss", policy_loss, global_step)
-                        actor_optimizer.zero_grad(set_to_none=True)
-                        # Gradients for the actor's weights only: the critic is not trained here,
-                        # so computing its weight gradients would be wasted work.
-                        policy_loss.backward(inputs=list(actor.parameters()))
-                        actor_optimizer.step()
-                        soft_update(target_actor, actor, args.tau)
-                        soft_update(target_critic, critic, args.tau)
-
-                    if args.exploration_noise_type == "parameter" and num_updates % args.param_noise_adapt_every == 0:
-                        distance = exploration.adapt(actor, batch["obs"])
-                        writer.add_scalar("charts/param_noise_distance", distance, global_step)
-                        writer.add_scalar("charts/param_noise_std", exploration.std, global_step)
-
-                    if num_updates % LOG_EVERY_UPDATES == 0:
-                        writer.add_scalar("losses/qf1_values", qf_values.item(), global_step)
-                        writer.add_scalar("losses/qf1_loss", qf_loss.item(), global_step)
-                        writer.add_scalar("losses/qf_loss", qf_loss.item(), global_step)
-                        if num_updates % args.policy_frequency == 0:  # the actor was updated just now
-                            writer.add_scalar("losses/actor_loss", policy_loss.item(), global_step)
-
-            if crossed(args.eval_frequency) and global_step < args.total_timesteps:
-                returns = evaluate(actor, args.env_id, args.eval_episodes, args.seed + EVAL_SEED_OFFSET, device)
-                writer.add_scalar("eval/episodic_return", np.mean(returns), global_step)
-                print(
-                    f"evaluation at step {global_step:,}: {np.mean(returns):.1f} +- {np.std(returns):.1f}", flush=True
-                )
-            if crossed(args.checkpoint_frequency):
-                write_checkpoint(run_dir, global_step, training_state(), args.checkpoint_keep)
-
-            now = time.time()
-            if now - last_print_time >= PROGRESS_SECONDS or global_step >= args.total_timesteps:
-                sps = (global_step - last_print_step) / max(now - last_print_time, 1e-9)
-                writer.add_scalar("charts/SPS", sps, global_step)
-                eta = format_duration((args.total_timesteps - global_step) / max(sps, 1e-9))
-                mean_return = f"{np.mean(recent_returns):.1f}" if recent_returns else "n/a"
-                print(
-                    f"step {global_step:>9,}/{args.total_timesteps:,} ({100 * global_step / args.total_timesteps:5.1f}%)"
-                    f" | {sps:6.0f} SPS | ETA {eta} | return {mean_return} (last {len(recent_returns)} episodes)",
-                    flush=True,
-                )
-                last_print_time, last_print_step = now, global_step
-
-        if stop_signal is not None:
-            if args.checkpoint_frequency > 0:
-                path = write_checkpoint(run_dir, global_step, training_state(), args.checkpoint_keep)
-                print(f"stopped at step {global_step:,}; checkpoint {path}", flush=True)
-                print(f"resume with: python {os.path.basename(__file__)} --resume {run_dir}", flush=True)
-            else:
-                print(f"stopped at step {global_step:,}; no checkpoint (--checkpoint-frequency is 0)", flush=True)
-            raise SystemExit(128 + stop_signal)  # the shell's convention for "ended by this signal"
-
-        elapsed = time.time() - start_time
-        summary = f"trained {global_step:,} steps in {format_duration(elapsed)}"
-        if learning_start_time is not None and global_step > learning_start_step:
-            learning_sps = (global_step - learning_start_step) / (time.time() - learning_start_time)
-            summary += f"; {learning_sps:.1f} SPS after learning_starts"
-        print(summary, flush=True)
-        if args.checkpoint_frequency > 0 and not crossed(args.checkpoint_frequency):
-            write_checkpoint(run_dir, global_step, training_state(), args.checkpoint_keep)
-
-        eval_actor = actor
-        if args.save_model:
-            model_path = os.path.join(run_dir, f"{args.exp_name}.pt")
-            model = training_state()
-            torch.save({key: model[key] for key in ("format", "args", "obs_dim", "action_dim", "networks")}, model_path)
-            print(f"model saved to {model_path}", flush=True)
-            eval_actor = build_actor(args, obs_dim, action_low, action_high).to(device)  # evaluate what was saved
-            eval_actor.load_state_dict(read_checkpoint(model_path)["networks"]["actor"])
-        if (args.save_model or args.eval_frequency > 0) and args.eval_episodes > 0:
-            returns = evaluate(eval_actor, args.env_id, args.eval_episodes, args.seed + EVAL_SEED_OFFSET, device)
-            writer.add_scalar("eval/episodic_return", np.mean(returns), global_step)
-            print(
-                f"evaluation over {len(returns)} episodes: {np.mean(returns):.1f} +- {np.std(returns):.1f}", flush=True
-            )
-        return {"run_dir": run_dir, "args": args, "actor": actor, "critic": critic, "buffer": buffer}
+        agent, buffer = train(args, run)
+        run.finish()
+        return {"run_dir": run.run_dir, "args": args, "agent": agent, "buffer": buffer}
     except NonFiniteLoss as error:
-        # The failing loss has not been applied: the networks still hold the last good state.
-        path = write_checkpoint(run_dir, global_step, training_state(), args.checkpoint_keep)
-        message = f"{error}; the last good state is in {path} (--no-stop-on-nonfinite trains on regardless)"
-        print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
-        sys.exit(1)
+        run.diverged(error)
     finally:
-        for signum, handler in previous_handlers.items():
-            signal.signal(signum, handler)
-        envs.close()
-        writer.close()
-        if tracking is not None:
-            tracking.finish()
+        run.close()
 
 
 if __name__ == "__main__":

@@ -197,7 +197,11 @@ class Actor(nn.Module):
     LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0  # keeps std in [0.007, 7.4]: no collapse, no explosion
 
     def __init__(
-        self, obs_dim: int, action_low: np.ndarray, action_high: np.ndarray, hidden_sizes: tuple[int, ...] = (256, 256)
+        self,
+        obs_dim: int,
+        action_low: np.ndarray,
+        action_high: np.ndarray,
+        hidden_sizes: tuple[int, ...] = (256, 256),
     ):
         super().__init__()
         layers = []

@@ -189,7 +189,11 @@ class Actor(nn.Module):
     """
 
     def __init__(
-        self, obs_dim: int, action_low: np.ndarray, action_high: np.ndarray, hidden_sizes: tuple[int, ...] = (256, 256)
+        self,
+        obs_dim: int,
+        action_low: np.ndarray,
+        action_high: np.ndarray,
+        hidden_sizes: tuple[int, ...] = (256, 256),
     ):
         super().__init__()
         layers = []
