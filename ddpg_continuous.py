@@ -18,20 +18,21 @@ Run:
         --critic-weight-decay 1e-2 --batch-size 64 --tau 0.001 --paper-init --exploration-noise-type ou
 
 Differences from the paper, and why:
-- The defaults are the re-tuned DDPG of the TD3 authors' released code (`OurDDPG.py`, as CleanRL's):
-  256-256, the action at the critic's input, Adam 3e-4, batch 256, tau 0.005, no weight decay,
-  Gaussian noise 0.1, 25k random steps, one actor update per critic update (CleanRL's: 2). The line
-  above restores the paper's settings but three: the random steps (`--learning-starts`), the OU
-  time step (`--ou-dt`, which the paper does not give) and batch normalisation, for which
-  `--layer-norm` stands (batch norm acts differently in training and acting, and with targets).
+- The defaults are the re-tuned DDPG of the TD3 authors' released code (`OurDDPG.py`): 256-256,
+  Adam 3e-4, batch 256, tau 0.005, Gaussian noise 0.1, 25k random steps, the action at the critic's
+  input, one actor update per critic update (CleanRL: 2). The line above restores the paper's
+  settings but the random steps (`--learning-starts`), the OU time step (`--ou-dt`, not in the
+  paper) and batch normalisation, for which `--layer-norm` stands (batch norm acts differently in
+  training and acting, and with target networks).
+- The critic is the batched network of TD3 and SAC with one member (weights shaped [1, in, out]).
 - `--num-envs N` collects N transitions per step and makes N updates, so one update per
   transition, as in the paper, whatever N is. `--total-timesteps`, `--learning-starts` and
   the logged step count environment transitions summed over all envs.
 
-Reading map: the algorithm comes first, in the order it runs: the flags, the environment, the
-networks, the replay buffer, the exploration noise (three kinds), one gradient step (`update`) and the training
-loop (`train`), lines 1-420. Below the "Run control" banner is machinery you can skip: evaluation,
-checkpoints and resume, stop signals, the progress line, W&B and the command line (`main`).
+Reading map: lines 1-NNN are the algorithm, in the order it runs: the flags, the environment, the
+networks, the replay buffer, one gradient step (`update`) and the training loop (`train`). Below
+the "Run control" banner is machinery you can skip: evaluation, checkpoints and resume, stop
+signals, the progress line, W&B and the command line (`main`).
 """
 
 import copy
@@ -72,11 +73,11 @@ class Args:
     num_envs: int = 1
     """the number of parallel environments (one update per collected transition whatever the number)"""
     learning_rate: float = 3e-4
-    """the learning rate of the Adam optimizers of the actor and the critic"""
+    """the learning rate of the Adam optimizers of the actor and the critic networks"""
     policy_lr: float | None = None
-    """the actor's learning rate, when it differs from --learning-rate (the paper: 1e-4)"""
+    """the actor's learning rate, when it differs from --learning-rate"""
     q_lr: float | None = None
-    """the critic's learning rate, when it differs from --learning-rate (the paper: 1e-3)"""
+    """the critics' learning rate, when it differs from --learning-rate"""
     buffer_size: int = int(1e6)
     """the replay memory capacity, in transitions"""
     gamma: float = 0.99
@@ -86,7 +87,7 @@ class Args:
     batch_size: int = 256
     """the number of transitions sampled from the replay memory for each update"""
     hidden_sizes: tuple[int, ...] = (256, 256)
-    """the sizes of the hidden layers of the actor and the critic (the paper: 400 300)"""
+    """the sizes of the hidden layers of the actor and the critic networks"""
     learning_starts: int = int(25e3)
     """transitions collected with uniformly random actions before learning starts"""
     policy_frequency: int = 1
@@ -240,13 +241,13 @@ class Actor(nn.Module):
 
 
 class Critic(nn.Module):
-    """Q_1(s, a), ..., Q_n(s, a): n independent MLPs on (s, a), computed as one batched network (DDPG: n = 1).
+    """Q_1(s, a), ..., Q_n(s, a): n independent MLPs on (s, a), computed as one batched network.
 
     Each layer holds the weights of every critic, shaped [n, in, out], and `torch.baddbmm`
     computes them all in one matrix product: the same numbers as n networks, one call per layer.
-    Initialised like `nn.Linear` (uniform in +-1/sqrt(fan_in), the paper's), each critic independently.
-    The action joins the observation at the input (`action_layer=1`) or, as in the paper, the first
-    hidden layer's output (`action_layer=2`); `layer_norm` and `paper_init` as in the actor.
+    Initialised like `nn.Linear` (uniform in +-1/sqrt(fan_in)), each critic independently.
+    The action joins the observation at the input, or (`action_layer=2`, the paper) the first hidden
+    layer's output; `layer_norm` and `paper_init` as in the actor.
     """
 
     def __init__(
@@ -273,21 +274,17 @@ class Critic(nn.Module):
             nn.init.uniform_(self.weights[-1], -3e-3, 3e-3)
             nn.init.uniform_(self.biases[-1], -3e-3, 3e-3)
 
-    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Return the Q-values of every critic, shaped [num_critics, batch]."""
-        actions = actions.expand(len(self.weights[0]), -1, -1)
-        x = obs.expand(len(self.weights[0]), -1, -1)
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor, critics: int | None = None) -> torch.Tensor:
+        """Return the Q-values of every critic (or of the first `critics`), shaped [critics, batch]."""
+        critics = critics or len(self.weights[0])
+        x = (obs if self.action_layer == 2 else torch.cat([obs, actions], dim=-1)).expand(critics, -1, -1)
         for layer, (weight, bias) in enumerate(zip(self.weights, self.biases), start=1):
-            if layer == self.action_layer:
-                x = torch.cat([x, actions], dim=-1)
-            x = torch.baddbmm(bias, x, weight)
+            if layer == self.action_layer == 2:
+                x = torch.cat([x, actions.expand(critics, -1, -1)], dim=-1)
+            x = torch.baddbmm(bias[:critics], x, weight[:critics])
             if layer < len(self.weights):
                 x = F.relu(self.norms[layer - 1](x))
         return x.squeeze(-1)
-
-    def q1(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Return Q_1 alone, shaped [batch]: DDPG's only critic."""
-        return self(obs, actions)[0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -369,7 +366,7 @@ class GaussianNoise:
     """Explore with a = mu(s) + N(0, sigma^2), in units of each dimension's half-width, drawn anew at each step.
 
     An exploration strategy is called as `noise(policy, obs)` and returns unclipped actions; it hears
-    of finished episodes through `episodes_ended`, and a checkpoint saves its `state_dict`.
+    of finished episodes through `episodes_ended`. A checkpoint saves its attributes.
     """
 
     def __init__(self, sigma: float, action_scale: torch.Tensor):
@@ -381,12 +378,6 @@ class GaussianNoise:
 
     def episodes_ended(self, ended: np.ndarray, actor: Actor) -> None:
         pass  # independent noise at every step: nothing to reset
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
 
 
 class OrnsteinUhlenbeckNoise:
@@ -402,25 +393,15 @@ class OrnsteinUhlenbeckNoise:
         self.theta, self.sigma, self.dt, self.action_scale = theta, sigma, dt, action_scale
         self.state = torch.zeros((num_envs, len(action_scale)), device=action_scale.device)
 
-    def step(self) -> torch.Tensor:
-        """Advance every env's process by dt and return the new state."""
-        drift = -self.theta * self.state * self.dt
-        diffusion = self.sigma * math.sqrt(self.dt) * torch.randn_like(self.state)
-        self.state = self.state + drift + diffusion
-        return self.state
-
     def __call__(self, policy, obs: torch.Tensor) -> torch.Tensor:
-        return policy(obs) + self.step() * self.action_scale
+        actions = policy(obs)
+        drift = -self.theta * self.state * self.dt
+        self.state = self.state + drift + self.sigma * math.sqrt(self.dt) * torch.randn_like(self.state)
+        return actions + self.state * self.action_scale
 
     def episodes_ended(self, ended: np.ndarray, actor: Actor) -> None:
         if ended.any():
             self.state[torch.as_tensor(ended, device=self.state.device)] = 0.0
-
-    def state_dict(self) -> dict:
-        return {"state": self.state.clone()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.state = state["state"].to(self.state.device)
 
 
 class AdaptiveParameterNoise:
@@ -458,13 +439,6 @@ class AdaptiveParameterNoise:
         if ended.any():
             self.perturbed_actor = self.perturbed_copy(actor)
 
-    def state_dict(self) -> dict:
-        return {"std": self.std, "perturbed_actor": self.perturbed_actor.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.std = state["std"]
-        self.perturbed_actor.load_state_dict(state["perturbed_actor"])
-
     @torch.no_grad()
     def adapt(self, actor: Actor, obs: torch.Tensor) -> dict[str, float]:
         """Measure the action distance of a fresh perturbation and adapt the std; return both, to log."""
@@ -479,7 +453,7 @@ class AdaptiveParameterNoise:
 # ---------------------------------------------------------------------------------------
 @dataclass
 class Agent:
-    """What learns: the networks, the target networks that follow them slowly, and their optimizers."""
+    """What learns: the networks and their optimizers, and the target networks that follow them slowly."""
 
     actor: Actor
     critic: Critic
@@ -499,6 +473,9 @@ def make_agent(
     ).to(device)
     policy_lr = args.learning_rate if args.policy_lr is None else args.policy_lr
     q_lr = args.learning_rate if args.q_lr is None else args.q_lr
+    # The paper's L2 penalty applies to the critic's weight matrices, not to its biases and layer norms.
+    decayed = {"params": list(critic.weights), "weight_decay": args.critic_weight_decay}
+    not_decayed = [*critic.biases, *critic.norms.parameters()]
     return Agent(
         actor=actor,
         critic=critic,
@@ -507,15 +484,7 @@ def make_agent(
         target_critic=copy.deepcopy(critic).requires_grad_(False),
         # fused Adam updates all of a network's tensors in one kernel (faster than the default here).
         actor_optimizer=torch.optim.Adam(actor.parameters(), lr=policy_lr, fused=True),
-        # The paper's L2 penalty applies to the critic's weight matrices, not to biases and layer norms.
-        critic_optimizer=torch.optim.Adam(
-            [
-                {"params": list(critic.weights), "weight_decay": args.critic_weight_decay},
-                {"params": [*critic.biases, *critic.norms.parameters()]},
-            ],
-            lr=q_lr,
-            fused=True,
-        ),
+        critic_optimizer=torch.optim.Adam([decayed, {"params": not_decayed}], lr=q_lr, fused=True),
     )
 
 
@@ -549,8 +518,9 @@ def update(
 
     # The actor and the targets move once per `policy_frequency` critic updates (1, the paper: every time).
     if critic_updates % policy_frequency == 0:
-        # Deterministic policy gradient (paper, eq. 6): maximise Q(s, mu(s)).
-        actor_loss = -agent.critic.q1(batch["obs"], agent.actor(batch["obs"])).mean()
+        # Deterministic policy gradient (Silver et al., 2014, eq. 6): maximise Q_1(s, mu(s)), the first
+        # critic alone.
+        actor_loss = -agent.critic(batch["obs"], agent.actor(batch["obs"]), critics=1)[0].mean()
         # Gradients for the actor's weights only: this loss does not train the critic.
         gradient_step(agent.actor_optimizer, actor_loss, inputs=list(agent.actor.parameters()))
         soft_update(agent.target_actor, agent.actor, tau)
@@ -583,13 +553,13 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
     agent = make_agent(args, obs_dim, action_low, action_high, run.device)
     buffer = ReplayBuffer(args.buffer_size, obs_dim, len(action_low), run.device)
     if args.exploration_noise_type == "gaussian":
-        exploration = GaussianNoise(args.exploration_noise, agent.actor.action_scale)
+        noise = GaussianNoise(args.exploration_noise, agent.actor.action_scale)
     elif args.exploration_noise_type == "ou":
-        exploration = OrnsteinUhlenbeckNoise(
+        noise = OrnsteinUhlenbeckNoise(
             args.num_envs, args.ou_theta, args.ou_sigma, args.ou_dt, agent.actor.action_scale
         )
     else:
-        exploration = AdaptiveParameterNoise(agent.actor, args.param_noise_initial_std, args.exploration_noise)
+        noise = AdaptiveParameterNoise(agent.actor, args.param_noise_initial_std, args.exploration_noise)
     act = compiled(agent.actor, args, run.device)
     hyperparameters = {
         "gamma": args.gamma,
@@ -597,7 +567,7 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
         "policy_frequency": args.policy_frequency,
     }
     update_agent = compiled(functools.partial(update, **hyperparameters), args, run.device)
-    obs, global_step, critic_updates = run.start(envs, agent, buffer, exploration)  # a new run or a resumed one
+    obs, global_step, critic_updates = run.start(envs, agent, buffer, noise)  # a new run or a resumed one
 
     while global_step < args.total_timesteps and not run.stop_requested:
         # Act: uniformly random actions first, to fill the buffer with diverse data, then the
@@ -606,13 +576,13 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
             actions = envs.action_space.sample()
         else:
             with torch.no_grad():
-                noisy_actions = exploration(act, torch.as_tensor(obs, dtype=torch.float32, device=run.device))
+                noisy_actions = noise(act, torch.as_tensor(obs, dtype=torch.float32, device=run.device))
                 actions = noisy_actions.clamp(agent.actor.action_low, agent.actor.action_high).cpu().numpy()
 
         next_obs, rewards, terminations, truncations, infos = envs.step(actions)
         global_step += args.num_envs
         run.log_episodes(infos, global_step)
-        exploration.episodes_ended(terminations | truncations, agent.actor)
+        noise.episodes_ended(terminations | truncations, agent.actor)
 
         # Store `terminations`, not `truncations`: the state after a time limit still has a future,
         # so its target bootstraps. The true next observation differs from `next_obs` at a reset.
@@ -625,7 +595,7 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
                 batch = buffer.sample(args.batch_size)
                 logs = update_agent(batch, agent, critic_updates)
                 if args.exploration_noise_type == "parameter" and critic_updates % args.param_noise_adapt_every == 0:
-                    logs |= exploration.adapt(agent.actor, batch["obs"])
+                    logs |= noise.adapt(agent.actor, batch["obs"])
                 run.log_losses(logs, global_step, critic_updates)
         run.after_step(global_step, critic_updates)  # evaluation, checkpoint, progress line
     return agent, buffer
@@ -769,6 +739,22 @@ def load_agent_state(agent: Agent, state: dict) -> None:
             getattr(agent, name).load_state_dict(network)
     for name, optimizer in state["optimizers"].items():
         getattr(agent, f"{name}_optimizer").load_state_dict(optimizer)
+
+
+def exploration_state(noise) -> dict:
+    """The attributes of an exploration strategy (numbers, tensors, networks' states), to checkpoint."""
+    return {
+        name: value.state_dict() if isinstance(value, nn.Module) else value.clone() if torch.is_tensor(value) else value
+        for name, value in vars(noise).items()
+    }
+
+
+def load_exploration_state(noise, state: dict) -> None:
+    for name, value in state.items():
+        if isinstance(getattr(noise, name), nn.Module):
+            getattr(noise, name).load_state_dict(value)
+        else:
+            setattr(noise, name, value.to(getattr(noise, name).device) if torch.is_tensor(value) else value)
 
 
 def rng_state(envs: gym.vector.VectorEnv) -> dict:
@@ -975,7 +961,7 @@ class Run:
         if checkpoint["buffer"] is not None:
             self.buffer.load_state_dict(checkpoint["buffer"])
         if self.exploration is not None:
-            self.exploration.load_state_dict(checkpoint["exploration"])
+            load_exploration_state(self.exploration, checkpoint["exploration"])
         self.critic_updates = checkpoint["critic_updates"]
         self.recent_returns.extend(checkpoint["recent_returns"])
         # The environments cannot be saved: they start new episodes, with seeds of their own.
@@ -995,7 +981,7 @@ class Run:
             "critic_updates": self.critic_updates,
             "recent_returns": list(self.recent_returns),
             **agent_state(self.agent),
-            "exploration": None if self.exploration is None else self.exploration.state_dict(),
+            "exploration": None if self.exploration is None else exploration_state(self.exploration),
             "rng": rng_state(self.envs),
             "buffer": self.buffer.state_dict() if self.args.checkpoint_buffer else None,
         }

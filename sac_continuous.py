@@ -15,20 +15,19 @@ Run:
     tensorboard --logdir runs                        # watch the curves
 
 Differences from the paper, and why:
-- Learning rates 3e-4 (actor) and 1e-3 (critics, temperature), 5k random steps first, and the
-  actor and temperature updated in bursts of `--policy-frequency` every `--policy-frequency`
-  critic updates, as CleanRL does (the paper uses 3e-4 everywhere and one actor update per
-  critic update; the number of actor updates is the same).
+- As CleanRL: learning rates 3e-4 (actor) and 1e-3 (critics, temperature), 5k random steps, and
+  the actor and temperature updated in bursts of `--policy-frequency` every `--policy-frequency`
+  critic updates (the paper: 3e-4 everywhere, one actor update per critic update).
 - Both critics are one batched network (weights shaped [2, in, out]): the same maths as two
   networks, in one matrix product per layer instead of two.
 - `--num-envs N` collects N transitions per step and makes N updates, so one update per
   transition, as in the paper, whatever N is. `--total-timesteps`, `--learning-starts` and
   the logged step count environment transitions summed over all envs.
 
-Reading map: the algorithm comes first, in the order it runs: the flags, the environment, the
-networks, the replay buffer, one gradient step (`update`) and the training
-loop (`train`), lines 1-420. Below the "Run control" banner is machinery you can skip: evaluation,
-checkpoints and resume, stop signals, the progress line, W&B and the command line (`main`).
+Reading map: lines 1-NNN are the algorithm, in the order it runs: the flags, the environment, the
+networks, the replay buffer, one gradient step (`update`) and the training loop (`train`). Below
+the "Run control" banner is machinery you can skip: evaluation, checkpoints and resume, stop
+signals, the progress line, W&B and the command line (`main`).
 """
 
 import copy
@@ -68,7 +67,7 @@ class Args:
     num_envs: int = 1
     """the number of parallel environments (one update per collected transition whatever the number)"""
     learning_rate: float = 3e-4
-    """the learning rate of the Adam optimizers of the actor and the critics"""
+    """the learning rate of the Adam optimizers of the actor and the critic networks"""
     policy_lr: float | None = None
     """the actor's learning rate, when it differs from --learning-rate"""
     q_lr: float | None = 1e-3
@@ -82,7 +81,7 @@ class Args:
     batch_size: int = 256
     """the number of transitions sampled from the replay memory for each update"""
     hidden_sizes: tuple[int, ...] = (256, 256)
-    """the sizes of the hidden layers of the actor and the critics"""
+    """the sizes of the hidden layers of the actor and the critic networks"""
     learning_starts: int = int(5e3)
     """transitions collected with uniformly random actions before learning starts"""
     policy_frequency: int = 2
@@ -246,7 +245,13 @@ class Critic(nn.Module):
     Initialised like `nn.Linear` (uniform in +-1/sqrt(fan_in)), each critic independently.
     """
 
-    def __init__(self, obs_dim: int, action_dim: int, hidden_sizes: tuple[int, ...] = (256, 256), num_critics: int = 2):
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        hidden_sizes: tuple[int, ...] = (256, 256),
+        num_critics: int = 2,
+    ):
         super().__init__()
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -255,12 +260,13 @@ class Critic(nn.Module):
             self.weights.append(nn.Parameter(torch.empty(num_critics, fan_in, fan_out).uniform_(-bound, bound)))
             self.biases.append(nn.Parameter(torch.empty(num_critics, 1, fan_out).uniform_(-bound, bound)))
 
-    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Return the Q-values of every critic, shaped [num_critics, batch]."""
-        x = torch.cat([obs, actions], dim=-1).expand(len(self.weights[0]), -1, -1)
-        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            x = torch.baddbmm(bias, x, weight)
-            if layer < len(self.weights) - 1:
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor, critics: int | None = None) -> torch.Tensor:
+        """Return the Q-values of every critic (or of the first `critics`), shaped [critics, batch]."""
+        critics = critics or len(self.weights[0])
+        x = torch.cat([obs, actions], dim=-1).expand(critics, -1, -1)
+        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases), start=1):
+            x = torch.baddbmm(bias[:critics], x, weight[:critics])
+            if layer < len(self.weights):
                 x = F.relu(x)
         return x.squeeze(-1)
 
@@ -342,7 +348,7 @@ def real_next_obs(next_obs: np.ndarray, infos: dict) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 @dataclass
 class Agent:
-    """What learns: the networks, the target critics that follow them slowly, the temperature, and their optimizers."""
+    """What learns: the networks and their optimizers, and the target networks that follow them slowly."""
 
     actor: Actor
     critic: Critic
@@ -366,7 +372,7 @@ def make_agent(
     return Agent(
         actor=actor,
         critic=critic,
-        # SAC has no target actor: its target samples the next action from the current policy.
+        # Target networks start as copies and only follow the online networks slowly (soft updates).
         target_critic=copy.deepcopy(critic).requires_grad_(False),
         log_alpha=log_alpha,
         # fused Adam updates all of a network's tensors in one kernel (faster than the default here).
@@ -396,7 +402,8 @@ def update(
         # The next action comes from the current policy (SAC keeps no target actor), and the
         # entropy bonus -alpha log pi makes the target a soft value (paper, eq. 3).
         next_actions, next_log_prob = agent.actor.sample(batch["next_obs"])
-        # Clipped double Q, as in TD3: the smaller target critic counters overestimation.
+        # Clipped double Q (TD3 paper, eq. 10): bootstrap from the smaller target critic, which counters
+        # the overestimation that maximising a noisy Q would otherwise compound.
         next_q = agent.target_critic(batch["next_obs"], next_actions).min(dim=0).values
         # y = r + gamma (1 - terminated) (min_i Q'_i(s', a') - alpha log pi(a'|s')): only `terminations`
         # end the return; time-limit truncations bootstrap.
@@ -637,6 +644,22 @@ def load_agent_state(agent: Agent, state: dict) -> None:
         getattr(agent, f"{name}_optimizer").load_state_dict(optimizer)
 
 
+def exploration_state(noise) -> dict:
+    """The attributes of an exploration strategy (numbers, tensors, networks' states), to checkpoint."""
+    return {
+        name: value.state_dict() if isinstance(value, nn.Module) else value.clone() if torch.is_tensor(value) else value
+        for name, value in vars(noise).items()
+    }
+
+
+def load_exploration_state(noise, state: dict) -> None:
+    for name, value in state.items():
+        if isinstance(getattr(noise, name), nn.Module):
+            getattr(noise, name).load_state_dict(value)
+        else:
+            setattr(noise, name, value.to(getattr(noise, name).device) if torch.is_tensor(value) else value)
+
+
 def rng_state(envs: gym.vector.VectorEnv) -> dict:
     """Every random number generator the training loop draws from, as tensors and plain Python values."""
     numpy_state = np.random.get_state()
@@ -841,7 +864,7 @@ class Run:
         if checkpoint["buffer"] is not None:
             self.buffer.load_state_dict(checkpoint["buffer"])
         if self.exploration is not None:
-            self.exploration.load_state_dict(checkpoint["exploration"])
+            load_exploration_state(self.exploration, checkpoint["exploration"])
         self.critic_updates = checkpoint["critic_updates"]
         self.recent_returns.extend(checkpoint["recent_returns"])
         # The environments cannot be saved: they start new episodes, with seeds of their own.
@@ -861,7 +884,7 @@ class Run:
             "critic_updates": self.critic_updates,
             "recent_returns": list(self.recent_returns),
             **agent_state(self.agent),
-            "exploration": None if self.exploration is None else self.exploration.state_dict(),
+            "exploration": None if self.exploration is None else exploration_state(self.exploration),
             "rng": rng_state(self.envs),
             "buffer": self.buffer.state_dict() if self.args.checkpoint_buffer else None,
         }

@@ -23,10 +23,10 @@ Differences from the paper, and why:
   transition, as in the paper, whatever N is. `--total-timesteps`, `--learning-starts` and
   the logged step count environment transitions summed over all envs.
 
-Reading map: the algorithm comes first, in the order it runs: the flags, the environment, the
-networks, the replay buffer, the exploration noise, one gradient step (`update`) and the training
-loop (`train`), lines 1-420. Below the "Run control" banner is machinery you can skip: evaluation,
-checkpoints and resume, stop signals, the progress line, W&B and the command line (`main`).
+Reading map: lines 1-NNN are the algorithm, in the order it runs: the flags, the environment, the
+networks, the replay buffer, one gradient step (`update`) and the training loop (`train`). Below
+the "Run control" banner is machinery you can skip: evaluation, checkpoints and resume, stop
+signals, the progress line, W&B and the command line (`main`).
 """
 
 import copy
@@ -65,7 +65,7 @@ class Args:
     num_envs: int = 1
     """the number of parallel environments (one update per collected transition whatever the number)"""
     learning_rate: float = 3e-4
-    """the learning rate of the Adam optimizers of the actor and the critics"""
+    """the learning rate of the Adam optimizers of the actor and the critic networks"""
     policy_lr: float | None = None
     """the actor's learning rate, when it differs from --learning-rate"""
     q_lr: float | None = None
@@ -79,7 +79,7 @@ class Args:
     batch_size: int = 256
     """the number of transitions sampled from the replay memory for each update"""
     hidden_sizes: tuple[int, ...] = (256, 256)
-    """the sizes of the hidden layers of the actor and the critics"""
+    """the sizes of the hidden layers of the actor and the critic networks"""
     learning_starts: int = int(25e3)
     """transitions collected with uniformly random actions before learning starts"""
     policy_frequency: int = 2
@@ -218,7 +218,13 @@ class Critic(nn.Module):
     Initialised like `nn.Linear` (uniform in +-1/sqrt(fan_in)), each critic independently.
     """
 
-    def __init__(self, obs_dim: int, action_dim: int, hidden_sizes: tuple[int, ...] = (256, 256), num_critics: int = 2):
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        hidden_sizes: tuple[int, ...] = (256, 256),
+        num_critics: int = 2,
+    ):
         super().__init__()
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -227,21 +233,13 @@ class Critic(nn.Module):
             self.weights.append(nn.Parameter(torch.empty(num_critics, fan_in, fan_out).uniform_(-bound, bound)))
             self.biases.append(nn.Parameter(torch.empty(num_critics, 1, fan_out).uniform_(-bound, bound)))
 
-    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Return the Q-values of every critic, shaped [num_critics, batch]."""
-        x = torch.cat([obs, actions], dim=-1).expand(len(self.weights[0]), -1, -1)
-        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            x = torch.baddbmm(bias, x, weight)
-            if layer < len(self.weights) - 1:
-                x = F.relu(x)
-        return x.squeeze(-1)
-
-    def q1(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Return Q_1 alone, shaped [batch]: the actor only needs the first critic."""
-        x = torch.cat([obs, actions], dim=-1)
-        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            x = torch.addmm(bias[0], x, weight[0])
-            if layer < len(self.weights) - 1:
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor, critics: int | None = None) -> torch.Tensor:
+        """Return the Q-values of every critic (or of the first `critics`), shaped [critics, batch]."""
+        critics = critics or len(self.weights[0])
+        x = torch.cat([obs, actions], dim=-1).expand(critics, -1, -1)
+        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases), start=1):
+            x = torch.baddbmm(bias[:critics], x, weight[:critics])
+            if layer < len(self.weights):
                 x = F.relu(x)
         return x.squeeze(-1)
 
@@ -325,7 +323,7 @@ class GaussianNoise:
     """Explore with a = mu(s) + N(0, sigma^2), in units of each dimension's half-width, drawn anew at each step.
 
     An exploration strategy is called as `noise(policy, obs)` and returns unclipped actions; it hears
-    of finished episodes through `episodes_ended`, and a checkpoint saves its `state_dict`.
+    of finished episodes through `episodes_ended`. A checkpoint saves its attributes.
     """
 
     def __init__(self, sigma: float, action_scale: torch.Tensor):
@@ -338,19 +336,13 @@ class GaussianNoise:
     def episodes_ended(self, ended: np.ndarray, actor: Actor) -> None:
         pass  # independent noise at every step: nothing to reset
 
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
-
 
 # ---------------------------------------------------------------------------------------
 # Update
 # ---------------------------------------------------------------------------------------
 @dataclass
 class Agent:
-    """What learns: the networks, the target networks that follow them slowly, and their optimizers."""
+    """What learns: the networks and their optimizers, and the target networks that follow them slowly."""
 
     actor: Actor
     critic: Critic
@@ -401,7 +393,7 @@ def update(
         next_actions = (agent.target_actor(batch["next_obs"]) + noise).clamp(
             agent.target_actor.action_low, agent.target_actor.action_high
         )
-        # Clipped double Q (eq. 10): bootstrap from the smaller target critic, which counters
+        # Clipped double Q (TD3 paper, eq. 10): bootstrap from the smaller target critic, which counters
         # the overestimation that maximising a noisy Q would otherwise compound.
         next_q = agent.target_critic(batch["next_obs"], next_actions).min(dim=0).values
         # y = r + gamma (1 - terminated) min_i Q'_i(s', a'): only `terminations` end the return;
@@ -420,8 +412,9 @@ def update(
     # Delayed policy updates: the actor and the targets move once per `policy_frequency` critic
     # updates, so that they follow a critic that has settled.
     if critic_updates % policy_frequency == 0:
-        # Deterministic policy gradient (Silver et al., 2014, eq. 6): maximise Q_1(s, mu(s)).
-        actor_loss = -agent.critic.q1(batch["obs"], agent.actor(batch["obs"])).mean()
+        # Deterministic policy gradient (Silver et al., 2014, eq. 6): maximise Q_1(s, mu(s)), the first
+        # critic alone.
+        actor_loss = -agent.critic(batch["obs"], agent.actor(batch["obs"]), critics=1)[0].mean()
         # Gradients for the actor's weights only: this loss does not train the critic.
         gradient_step(agent.actor_optimizer, actor_loss, inputs=list(agent.actor.parameters()))
         soft_update(agent.target_actor, agent.actor, tau)
@@ -453,7 +446,7 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
     action_low, action_high = envs.single_action_space.low, envs.single_action_space.high
     agent = make_agent(args, obs_dim, action_low, action_high, run.device)
     buffer = ReplayBuffer(args.buffer_size, obs_dim, len(action_low), run.device)
-    exploration = GaussianNoise(args.exploration_noise, agent.actor.action_scale)
+    noise = GaussianNoise(args.exploration_noise, agent.actor.action_scale)
     act = compiled(agent.actor, args, run.device)
     hyperparameters = {
         "gamma": args.gamma,
@@ -463,7 +456,7 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
         "policy_frequency": args.policy_frequency,
     }
     update_agent = compiled(functools.partial(update, **hyperparameters), args, run.device)
-    obs, global_step, critic_updates = run.start(envs, agent, buffer, exploration)  # a new run or a resumed one
+    obs, global_step, critic_updates = run.start(envs, agent, buffer, noise)  # a new run or a resumed one
 
     while global_step < args.total_timesteps and not run.stop_requested:
         # Act: uniformly random actions first, to fill the buffer with diverse data, then the
@@ -472,13 +465,13 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
             actions = envs.action_space.sample()
         else:
             with torch.no_grad():
-                noisy_actions = exploration(act, torch.as_tensor(obs, dtype=torch.float32, device=run.device))
+                noisy_actions = noise(act, torch.as_tensor(obs, dtype=torch.float32, device=run.device))
                 actions = noisy_actions.clamp(agent.actor.action_low, agent.actor.action_high).cpu().numpy()
 
         next_obs, rewards, terminations, truncations, infos = envs.step(actions)
         global_step += args.num_envs
         run.log_episodes(infos, global_step)
-        exploration.episodes_ended(terminations | truncations, agent.actor)
+        noise.episodes_ended(terminations | truncations, agent.actor)
 
         # Store `terminations`, not `truncations`: the state after a time limit still has a future,
         # so its target bootstraps. The true next observation differs from `next_obs` at a reset.
@@ -628,6 +621,22 @@ def load_agent_state(agent: Agent, state: dict) -> None:
             getattr(agent, name).load_state_dict(network)
     for name, optimizer in state["optimizers"].items():
         getattr(agent, f"{name}_optimizer").load_state_dict(optimizer)
+
+
+def exploration_state(noise) -> dict:
+    """The attributes of an exploration strategy (numbers, tensors, networks' states), to checkpoint."""
+    return {
+        name: value.state_dict() if isinstance(value, nn.Module) else value.clone() if torch.is_tensor(value) else value
+        for name, value in vars(noise).items()
+    }
+
+
+def load_exploration_state(noise, state: dict) -> None:
+    for name, value in state.items():
+        if isinstance(getattr(noise, name), nn.Module):
+            getattr(noise, name).load_state_dict(value)
+        else:
+            setattr(noise, name, value.to(getattr(noise, name).device) if torch.is_tensor(value) else value)
 
 
 def rng_state(envs: gym.vector.VectorEnv) -> dict:
@@ -834,7 +843,7 @@ class Run:
         if checkpoint["buffer"] is not None:
             self.buffer.load_state_dict(checkpoint["buffer"])
         if self.exploration is not None:
-            self.exploration.load_state_dict(checkpoint["exploration"])
+            load_exploration_state(self.exploration, checkpoint["exploration"])
         self.critic_updates = checkpoint["critic_updates"]
         self.recent_returns.extend(checkpoint["recent_returns"])
         # The environments cannot be saved: they start new episodes, with seeds of their own.
@@ -854,7 +863,7 @@ class Run:
             "critic_updates": self.critic_updates,
             "recent_returns": list(self.recent_returns),
             **agent_state(self.agent),
-            "exploration": None if self.exploration is None else self.exploration.state_dict(),
+            "exploration": None if self.exploration is None else exploration_state(self.exploration),
             "rng": rng_state(self.envs),
             "buffer": self.buffer.state_dict() if self.args.checkpoint_buffer else None,
         }
