@@ -13,26 +13,22 @@ Run:
     python ddpg_continuous.py --env-id Hopper-v4
     python ddpg_continuous.py --help                  # every flag, with its default
     tensorboard --logdir runs                        # watch the curves
-    # the paper's configuration (see below):
-    python ddpg_continuous.py --hidden-sizes 400 300 --critic-action-layer 2 --policy-lr 1e-4 --q-lr 1e-3
-        --critic-weight-decay 1e-2 --batch-size 64 --tau 0.001 --paper-init --exploration-noise-type ou
 
 Differences from the paper, and why:
-- The defaults are the re-tuned DDPG of the TD3 authors' released code (`OurDDPG.py`): 256-256,
-  Adam 3e-4, batch 256, tau 0.005, Gaussian noise 0.1, 25k random steps, the action at the critic's
-  input, one actor update per critic update (CleanRL: 2). The line above restores the paper's
-  settings but the random steps (`--learning-starts`), the OU time step (`--ou-dt`, not in the
-  paper) and batch normalisation, for which `--layer-norm` stands (batch norm acts differently in
-  training and acting, and with target networks).
-- The critic is the batched network of TD3 and SAC with one member (weights shaped [1, in, out]).
+- The defaults are the re-tuned DDPG of the TD3 authors' code (`OurDDPG.py`): 256-256, Adam 3e-4,
+  batch 256, tau 0.005, Gaussian noise 0.1, 25k random steps, the action at the critic's input, an
+  actor update per critic update (CleanRL: 2). The paper's settings are `--hidden-sizes 400 300
+  --critic-action-layer 2 --policy-lr 1e-4 --q-lr 1e-3 --critic-weight-decay 1e-2 --batch-size 64
+  --tau 0.001 --paper-init --exploration-noise-type ou` but what it leaves open (random steps, the
+  OU `--ou-dt`) and batch norm, which acts differently in training and acting: use `--layer-norm`.
 - `--num-envs N` collects N transitions per step and makes N updates, so one update per
   transition, as in the paper, whatever N is. `--total-timesteps`, `--learning-starts` and
   the logged step count environment transitions summed over all envs.
 
-Reading map: lines 1-NNN are the algorithm, in the order it runs: the flags, the environment, the
-networks, the replay buffer, one gradient step (`update`) and the training loop (`train`). Below
-the "Run control" banner is machinery you can skip: evaluation, checkpoints and resume, stop
-signals, the progress line, W&B and the command line (`main`).
+Reading map: everything above the "Run control" banner is the algorithm, in the order it runs: the
+flags, the environment, the networks, the replay buffer, one gradient step (`update`) and the
+training loop (`train`). Below the banner is machinery you can skip: evaluation, checkpoints and
+resume, stop signals, the progress line, W&B and the command line (`main`).
 """
 
 import copy
@@ -40,7 +36,6 @@ import functools
 import glob
 import itertools
 import json
-import math
 import os
 import pickle
 import random
@@ -63,7 +58,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 @dataclass
 class Args:
-    # The algorithm. Defaults: the TD3 authors' re-tuned DDPG (and CleanRL's), see the docstring.
+    # The algorithm; the docstring says where the defaults come from.
     env_id: str = "Hopper-v4"
     """the id of the environment: anything `gymnasium.make` accepts, including `my_package:MyEnv-v0`"""
     seed: int = 1
@@ -93,9 +88,9 @@ class Args:
     policy_frequency: int = 1
     """the actor and the target networks are updated once every this many critic updates"""
     exploration_noise: float = 0.1
-    """Gaussian noise std, or parameter noise's target action distance, as a fraction of the half-width"""
+    """the std of the Gaussian exploration noise, as a fraction of the action range's half-width"""
     exploration_noise_type: Literal["gaussian", "ou", "parameter"] = "gaussian"
-    """exploration: Gaussian action noise, Ornstein-Uhlenbeck action noise (the paper), or adaptive parameter noise"""
+    """Gaussian action noise, Ornstein-Uhlenbeck action noise (the paper) or parameter noise (to a distance --exploration-noise)"""
     ou_theta: float = 0.15
     """the OU process's mean-reversion rate theta (the paper: 0.15)"""
     ou_sigma: float = 0.2
@@ -106,7 +101,7 @@ class Args:
     """parameter noise: the initial std of the Gaussian added to the actor's weights (Baselines: 0.2)"""
     param_noise_adapt_every: int = 50
     """parameter noise: adapt the weight-noise std every this many updates (Plappert et al.: 50)"""
-    critic_action_layer: int = 1
+    critic_action_layer: Literal[1, 2] = 1
     """where the action enters the critic: 1 = with the observation at the input, 2 = at the second layer (the paper)"""
     critic_weight_decay: float = 0.0
     """L2 weight decay on the critic's weights (the paper: 1e-2)"""
@@ -209,8 +204,7 @@ def make_vector_env(env_id: str, num_envs: int, video_dir: str | None = None) ->
 class Actor(nn.Module):
     """Deterministic policy mu(s): an MLP whose tanh output is rescaled to the action bounds.
 
-    PyTorch's default initialisation is the paper's fan-in one, uniform in +-1/sqrt(fan_in); with
-    `paper_init` the output layer starts in +-3e-3. `layer_norm` normalises each hidden layer.
+    PyTorch's default initialisation, the paper's; `paper_init` starts the output layer in +-3e-3.
     """
 
     def __init__(
@@ -246,8 +240,7 @@ class Critic(nn.Module):
     Each layer holds the weights of every critic, shaped [n, in, out], and `torch.baddbmm`
     computes them all in one matrix product: the same numbers as n networks, one call per layer.
     Initialised like `nn.Linear` (uniform in +-1/sqrt(fan_in)), each critic independently.
-    The action joins the observation at the input, or (`action_layer=2`, the paper) the first hidden
-    layer's output; `layer_norm` and `paper_init` as in the actor.
+    `action_layer=2` (the paper) feeds the action to the second layer; `layer_norm`, `paper_init` as in the actor.
     """
 
     def __init__(
@@ -255,7 +248,7 @@ class Critic(nn.Module):
         obs_dim: int,
         action_dim: int,
         hidden_sizes: tuple[int, ...] = (256, 256),
-        num_critics: int = 1,
+        num_critics: int = 2,
         action_layer: int = 1,
         layer_norm: bool = False,
         paper_init: bool = False,
@@ -381,12 +374,10 @@ class GaussianNoise:
 
 
 class OrnsteinUhlenbeckNoise:
-    """Explore with a = mu(s) + x_t, x_t an Ornstein-Uhlenbeck process, one per env (the paper, section 7).
+    """Explore with a = mu(s) + x_t, x_t an Ornstein-Uhlenbeck process per env, reset with its episodes (paper, 7).
 
-    dx = theta (0 - x) dt + sigma dW, stepped with Euler-Maruyama: the noise drifts back to zero at
-    rate theta and is correlated in time, so a physical system moves in a direction for a while
-    instead of jittering. Its stationary variance is sigma^2 / (2 theta) in the continuous limit.
-    Each env's process restarts from zero at the end of its episodes.
+    dx = -theta x dt + sigma dW (Euler-Maruyama steps): correlated in time, the noise pushes a physical
+    system one way for a while instead of jittering; its stationary std is sigma / sqrt(2 theta).
     """
 
     def __init__(self, num_envs: int, theta: float, sigma: float, dt: float, action_scale: torch.Tensor):
@@ -396,7 +387,7 @@ class OrnsteinUhlenbeckNoise:
     def __call__(self, policy, obs: torch.Tensor) -> torch.Tensor:
         actions = policy(obs)
         drift = -self.theta * self.state * self.dt
-        self.state = self.state + drift + self.sigma * math.sqrt(self.dt) * torch.randn_like(self.state)
+        self.state = self.state + drift + self.sigma * self.dt**0.5 * torch.randn_like(self.state)
         return actions + self.state * self.action_scale
 
     def episodes_ended(self, ended: np.ndarray, actor: Actor) -> None:
@@ -405,15 +396,11 @@ class OrnsteinUhlenbeckNoise:
 
 
 class AdaptiveParameterNoise:
-    """Act with a copy of the actor whose weights carry Gaussian noise (Plappert et al., 2018).
+    """Act with a copy of the actor whose weights carry Gaussian noise, redrawn as episodes end (Plappert et al., 2018).
 
-    Noise in the weights gives consistent, state-dependent exploration for a whole episode. Its std
-    adapts: every few updates, a fresh perturbation's action distance
-    d = sqrt(mean over dimensions of E_s[(mu(s) - mu~(s))^2]) (in units of the half-width) is
-    measured on replayed states; the std shrinks by 1.01 when d exceeds the target and grows
-    otherwise, so the exploration stays comparable to Gaussian action noise of that std.
-    The actor gets layer normalisation, which makes the same weight noise mean the same thing in
-    every layer. The perturbation is redrawn whenever an episode ends (any env's, with several).
+    Weight noise explores consistently through an episode. Its std adapts so that the action distance
+    d = sqrt(mean_s,i (mu(s) - mu~(s))_i^2), in half-widths, on replayed states, tracks the target: a
+    Gaussian action noise of that std. Layer norm in the actor makes the noise alike in every layer.
     """
 
     ADAPTATION = 1.01  # the paper's alpha
@@ -496,7 +483,7 @@ def update(
     tau: float,
     policy_frequency: int,
 ) -> dict[str, torch.Tensor]:
-    """One gradient step of DDPG (the paper's algorithm 1) on a batch; return the values to log, by TensorBoard tag.
+    """One gradient step (the paper's algorithm 1) on a batch; return the values to log, by TensorBoard tag.
 
     `critic_updates` counts the critic updates, this one included.
     """
@@ -640,8 +627,6 @@ def check_args(args: Args) -> None:
         fail(f"--hidden-sizes must be one or more positive sizes, got {args.hidden_sizes}")
     if args.policy_frequency < 1:
         fail(f"--policy-frequency must be at least 1, got {args.policy_frequency}")
-    if args.critic_action_layer not in (1, 2):
-        fail(f"--critic-action-layer must be 1 or 2, got {args.critic_action_layer}")
     if args.exploration_noise < 0 or args.ou_sigma < 0 or args.ou_theta < 0:
         fail("--exploration-noise, --ou-sigma and --ou-theta must not be negative")
     if args.ou_dt <= 0 or args.param_noise_initial_std <= 0 or args.param_noise_adapt_every < 1:

@@ -18,16 +18,14 @@ Differences from the paper, and why:
 - As CleanRL: learning rates 3e-4 (actor) and 1e-3 (critics, temperature), 5k random steps, and
   the actor and temperature updated in bursts of `--policy-frequency` every `--policy-frequency`
   critic updates (the paper: 3e-4 everywhere, one actor update per critic update).
-- Both critics are one batched network (weights shaped [2, in, out]): the same maths as two
-  networks, in one matrix product per layer instead of two.
 - `--num-envs N` collects N transitions per step and makes N updates, so one update per
   transition, as in the paper, whatever N is. `--total-timesteps`, `--learning-starts` and
   the logged step count environment transitions summed over all envs.
 
-Reading map: lines 1-NNN are the algorithm, in the order it runs: the flags, the environment, the
-networks, the replay buffer, one gradient step (`update`) and the training loop (`train`). Below
-the "Run control" banner is machinery you can skip: evaluation, checkpoints and resume, stop
-signals, the progress line, W&B and the command line (`main`).
+Reading map: everything above the "Run control" banner is the algorithm, in the order it runs: the
+flags, the environment, the networks, the replay buffer, one gradient step (`update`) and the
+training loop (`train`). Below the banner is machinery you can skip: evaluation, checkpoints and
+resume, stop signals, the progress line, W&B and the command line (`main`).
 """
 
 import copy
@@ -57,7 +55,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 @dataclass
 class Args:
-    # The algorithm. Defaults: the paper's (table 1), except where CleanRL's differ (see the docstring).
+    # The algorithm; the docstring says where the defaults come from.
     env_id: str = "Hopper-v4"
     """the id of the environment: anything `gymnasium.make` accepts, including `my_package:MyEnv-v0`"""
     seed: int = 1
@@ -393,7 +391,7 @@ def update(
     autotune: bool,
     target_entropy: float,
 ) -> dict[str, torch.Tensor]:
-    """One gradient step of SAC (the paper's algorithm 1) on a batch; return the values to log, by TensorBoard tag.
+    """One gradient step (the paper's algorithm 1) on a batch; return the values to log, by TensorBoard tag.
 
     `critic_updates` counts the critic updates, this one included.
     """
@@ -500,7 +498,8 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
         if global_step >= args.learning_starts:
             for _ in range(args.num_envs):  # one update per collected transition
                 critic_updates += 1
-                logs = update_agent(buffer.sample(args.batch_size), agent, critic_updates)
+                batch = buffer.sample(args.batch_size)
+                logs = update_agent(batch, agent, critic_updates)
                 run.log_losses(logs, global_step, critic_updates)
         run.after_step(global_step, critic_updates)  # evaluation, checkpoint, progress line
     return agent, buffer

@@ -17,16 +17,14 @@ Run:
 Differences from the paper, and why:
 - The defaults are the authors' released code's: 256-256 ReLU networks, learning rate 3e-4, batch
   256, 25k random steps (the paper's table 3: 400-300, 1e-3, batch 100, 1k or 10k random steps).
-- Both critics are one batched network (weights shaped [2, in, out]): the same maths as two
-  networks, in one matrix product per layer instead of two.
 - `--num-envs N` collects N transitions per step and makes N updates, so one update per
   transition, as in the paper, whatever N is. `--total-timesteps`, `--learning-starts` and
   the logged step count environment transitions summed over all envs.
 
-Reading map: lines 1-NNN are the algorithm, in the order it runs: the flags, the environment, the
-networks, the replay buffer, one gradient step (`update`) and the training loop (`train`). Below
-the "Run control" banner is machinery you can skip: evaluation, checkpoints and resume, stop
-signals, the progress line, W&B and the command line (`main`).
+Reading map: everything above the "Run control" banner is the algorithm, in the order it runs: the
+flags, the environment, the networks, the replay buffer, one gradient step (`update`) and the
+training loop (`train`). Below the banner is machinery you can skip: evaluation, checkpoints and
+resume, stop signals, the progress line, W&B and the command line (`main`).
 """
 
 import copy
@@ -55,7 +53,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 @dataclass
 class Args:
-    # The algorithm. Defaults: the authors' code (and CleanRL's), see the docstring.
+    # The algorithm; the docstring says where the defaults come from.
     env_id: str = "Hopper-v4"
     """the id of the environment: anything `gymnasium.make` accepts, including `my_package:MyEnv-v0`"""
     seed: int = 1
@@ -85,7 +83,7 @@ class Args:
     policy_frequency: int = 2
     """the actor and the target networks are updated once every this many critic updates"""
     exploration_noise: float = 0.1
-    """standard deviation of the Gaussian exploration noise, as a fraction of the action range's half-width"""
+    """the std of the Gaussian exploration noise, as a fraction of the action range's half-width"""
     policy_noise: float = 0.2
     """standard deviation of the target policy smoothing noise, as a fraction of the action range's half-width"""
     noise_clip: float = 0.5
@@ -381,7 +379,7 @@ def update(
     noise_clip: float,
     policy_frequency: int,
 ) -> dict[str, torch.Tensor]:
-    """One gradient step of TD3 (the paper's algorithm 1) on a batch; return the values to log, by TensorBoard tag.
+    """One gradient step (the paper's algorithm 1) on a batch; return the values to log, by TensorBoard tag.
 
     `critic_updates` counts the critic updates, this one included.
     """
@@ -481,7 +479,8 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
         if global_step >= args.learning_starts:
             for _ in range(args.num_envs):  # one update per collected transition
                 critic_updates += 1
-                logs = update_agent(buffer.sample(args.batch_size), agent, critic_updates)
+                batch = buffer.sample(args.batch_size)
+                logs = update_agent(batch, agent, critic_updates)
                 run.log_losses(logs, global_step, critic_updates)
         run.after_step(global_step, critic_updates)  # evaluation, checkpoint, progress line
     return agent, buffer
