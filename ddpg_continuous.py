@@ -453,6 +453,7 @@ class Agent:
 def make_agent(
     args: Args, obs_dim: int, action_low: np.ndarray, action_high: np.ndarray, device: torch.device
 ) -> Agent:
+    """A new agent: networks with fresh weights, their target copies, and the optimizers."""
     layer_norm = args.layer_norm or args.exploration_noise_type == "parameter"  # see AdaptiveParameterNoise
     actor = Actor(obs_dim, action_low, action_high, args.hidden_sizes, layer_norm, args.paper_init).to(device)
     critic = Critic(
@@ -547,6 +548,7 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
         )
     else:
         noise = AdaptiveParameterNoise(agent.actor, args.param_noise_initial_std, args.exploration_noise)
+    # `compiled`: with --compile, the same function compiled by torch.compile (see below the banner).
     act = compiled(agent.actor, args, run.device)
     hyperparameters = {
         "gamma": args.gamma,
@@ -673,16 +675,16 @@ def stop_on_nonfinite_gradients(agent: Agent) -> None:
     a device sync on CUDA.
     """
 
-    def check(optimizer: torch.optim.Optimizer, name: str) -> None:
+    def check(optimizer: torch.optim.Optimizer, loss: str) -> None:
         gradients = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-        if gradients and not torch.isfinite(torch.stack(torch._foreach_norm(gradients))).all():
-            raise NonFiniteLoss(f"{name}_loss has non-finite gradients")
+        if gradients and not torch.isfinite(torch.nn.utils.get_total_norm(gradients)):
+            raise NonFiniteLoss(f"{loss} has non-finite gradients")
 
-    for field in fields(agent):
-        optimizer = getattr(agent, field.name)
-        if isinstance(optimizer, torch.optim.Optimizer):
-            name = {"critic": "qf"}.get(field.name.removesuffix("_optimizer"), field.name.removesuffix("_optimizer"))
-            optimizer.register_step_pre_hook(lambda optimizer, *_, name=name: check(optimizer, name))
+    # Each optimizer descends one loss, named here as its TensorBoard tag.
+    losses = {"critic_optimizer": "qf_loss", "actor_optimizer": "actor_loss", "alpha_optimizer": "alpha_loss"}
+    for name, loss in losses.items():
+        if hasattr(agent, name):
+            getattr(agent, name).register_step_pre_hook(lambda optimizer, *_, loss=loss: check(optimizer, loss))
 
 
 def evaluate(actor: Actor, env_id: str, episodes: int, seed: int, device, video_dir: str | None = None) -> list:

@@ -360,6 +360,7 @@ class Agent:
 def make_agent(
     args: Args, obs_dim: int, action_low: np.ndarray, action_high: np.ndarray, device: torch.device
 ) -> Agent:
+    """A new agent: networks with fresh weights, their target copies, and the optimizers."""
     actor = Actor(obs_dim, action_low, action_high, args.hidden_sizes).to(device)
     critic = Critic(obs_dim, len(action_low), args.hidden_sizes).to(device)
     policy_lr = args.learning_rate if args.policy_lr is None else args.policy_lr
@@ -464,6 +465,7 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
     action_low, action_high = envs.single_action_space.low, envs.single_action_space.high
     agent = make_agent(args, obs_dim, action_low, action_high, run.device)
     buffer = ReplayBuffer(args.buffer_size, obs_dim, len(action_low), run.device)
+    # `compiled`: with --compile, the same function compiled by torch.compile (see below the banner).
     act = compiled(agent.actor.sample, args, run.device)
     hyperparameters = {
         "gamma": args.gamma,
@@ -590,16 +592,16 @@ def stop_on_nonfinite_gradients(agent: Agent) -> None:
     a device sync on CUDA.
     """
 
-    def check(optimizer: torch.optim.Optimizer, name: str) -> None:
+    def check(optimizer: torch.optim.Optimizer, loss: str) -> None:
         gradients = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-        if gradients and not torch.isfinite(torch.stack(torch._foreach_norm(gradients))).all():
-            raise NonFiniteLoss(f"{name}_loss has non-finite gradients")
+        if gradients and not torch.isfinite(torch.nn.utils.get_total_norm(gradients)):
+            raise NonFiniteLoss(f"{loss} has non-finite gradients")
 
-    for field in fields(agent):
-        optimizer = getattr(agent, field.name)
-        if isinstance(optimizer, torch.optim.Optimizer):
-            name = {"critic": "qf"}.get(field.name.removesuffix("_optimizer"), field.name.removesuffix("_optimizer"))
-            optimizer.register_step_pre_hook(lambda optimizer, *_, name=name: check(optimizer, name))
+    # Each optimizer descends one loss, named here as its TensorBoard tag.
+    losses = {"critic_optimizer": "qf_loss", "actor_optimizer": "actor_loss", "alpha_optimizer": "alpha_loss"}
+    for name, loss in losses.items():
+        if hasattr(agent, name):
+            getattr(agent, name).register_step_pre_hook(lambda optimizer, *_, loss=loss: check(optimizer, loss))
 
 
 def evaluate(actor: Actor, env_id: str, episodes: int, seed: int, device, video_dir: str | None = None) -> list:
