@@ -139,6 +139,10 @@ class Args:
     """what --eval-only evaluates: a checkpoint, a saved model (--save-model's file) or a run directory"""
     capture_video: bool = False
     """if toggled, record videos of the first env into the run's `videos/` (with --eval-only: every episode)"""
+    render: bool = False
+    """if toggled, with --eval-only, show the episodes live in a window (needs a display)"""
+    threads: int | None = None
+    """torch threads; default: $OMP_NUM_THREADS if set, else the cores other processes leave free, re-checked as the run goes"""
     stop_on_nonfinite: bool = True
     """if toggled, a NaN or infinite gradient stops the run and checkpoints the last good state"""
     track: bool = False
@@ -152,11 +156,13 @@ class Args:
 # ---------------------------------------------------------------------------------------
 # Environment
 # ---------------------------------------------------------------------------------------
-def make_env(env_id: str, video_dir: str | None = None, record_every_episode: bool = False):
+def make_env(env_id: str, video_dir: str | None = None, record_every_episode: bool = False, render: bool = False):
     """Return a thunk that builds one environment, as vector envs expect; with `video_dir`, filmed."""
 
     def thunk() -> gym.Env:
-        if video_dir:
+        if render:
+            env = gym.make(env_id, render_mode="human")  # a live window
+        elif video_dir:
             env = gym.make(env_id, render_mode="rgb_array")
             # Every episode, or gymnasium's default: episodes 0, 1, 8, 27, ..., 1000, 2000, 3000, ...
             trigger = (lambda episode: True) if record_every_episode else None
@@ -183,8 +189,8 @@ def make_vector_env(env_id: str, num_envs: int, video_dir: str | None = None) ->
             [make_env(env_id, video_dir if i == 0 else None) for i in range(num_envs)],
             autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
         )
-    except (gym.error.Error, ModuleNotFoundError) as error:
-        fail(f"cannot make --env-id {env_id!r}: {str(error).splitlines()[0]}")
+    except Exception as error:  # noqa: BLE001  (an unknown id, a missing package, an env that raises: the user's)
+        fail(f"cannot make --env-id {env_id!r}: {first_line(error)}")
     action_space = envs.single_action_space
     if not isinstance(action_space, gym.spaces.Box):
         envs.close()
@@ -605,7 +611,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what schedulers an
 RUN_CONTROL_FLAGS = {
     "total_timesteps", "cuda", "compile", "save_model", "checkpoint_frequency", "checkpoint_buffer",
     "checkpoint_keep", "resume", "eval_frequency", "eval_episodes", "eval_only", "checkpoint", "capture_video",
-    "stop_on_nonfinite", "track", "wandb_project_name", "wandb_entity",
+    "stop_on_nonfinite", "track", "wandb_project_name", "wandb_entity", "render", "threads",
 }  # fmt: skip
 
 
@@ -613,6 +619,11 @@ def fail(message: str) -> None:
     """End the run on bad input: one line on stderr and exit status 2, like argparse."""
     print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
     sys.exit(2)
+
+
+def first_line(error: BaseException) -> str:
+    """An exception's message in one line (its type's name if it has none)."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def check_args(args: Args) -> None:
@@ -643,6 +654,8 @@ def check_args(args: Args) -> None:
         fail("--checkpoint-frequency and --eval-frequency must not be negative (0 turns them off)")
     if args.checkpoint_keep < 1:
         fail(f"--checkpoint-keep must be at least 1, got {args.checkpoint_keep}")
+    if args.threads is not None and args.threads < 1:
+        fail(f"--threads must be at least 1, got {args.threads}")
 
 
 def compiled(function, args: Args, device: torch.device):
@@ -687,9 +700,9 @@ def stop_on_nonfinite_gradients(agent: Agent) -> None:
             getattr(agent, name).register_step_pre_hook(lambda optimizer, *_, loss=loss: check(optimizer, loss))
 
 
-def evaluate(actor: Actor, env_id: str, episodes: int, seed: int, device, video_dir: str | None = None) -> list:
+def evaluate(actor: Actor, env_id: str, episodes: int, seed: int, device, video_dir=None, render=False) -> list:
     """Run deterministic episodes (the actor's action, no noise) and return their returns."""
-    env = make_env(env_id, video_dir, record_every_episode=True)()
+    env = make_env(env_id, video_dir, record_every_episode=True, render=render)()
     returns = []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
@@ -785,13 +798,16 @@ def write_checkpoint(run_dir: str, global_step: int, state: dict, keep: int) -> 
     return path
 
 
-def find_checkpoint(path: str) -> str:
-    """A checkpoint file as given, or the latest checkpoint of a run directory."""
+def find_checkpoint(path: str, model: bool = False) -> str:
+    """A checkpoint file as given; in a run directory, its latest checkpoint, or with `model` (for
+    --eval-only) the model that --save-model saved there, if there is one."""
     if os.path.isdir(path):
         checkpoints = sorted(glob.glob(os.path.join(path, "checkpoints", "step_*.pt")))
-        if not checkpoints:
-            fail(f"{path} holds no checkpoints (in {os.path.join(path, 'checkpoints')})")
-        return checkpoints[-1]
+        models = sorted(glob.glob(os.path.join(path, "*.pt")), key=os.path.getmtime) if model else []
+        if not checkpoints and not models:
+            saved = " or a model saved by --save-model" if model else ""
+            fail(f"{path} holds no checkpoints (in {os.path.join(path, 'checkpoints')}){saved}")
+        return (models or checkpoints)[-1]
     if not os.path.isfile(path):
         fail(f"no such checkpoint: {path}")
     return path
@@ -806,8 +822,7 @@ def read_checkpoint(path: str) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        fail(f"cannot load {path}: not a file this script wrote, or damaged ({reason[:200]})")
+        fail(f"cannot load {path}: not a file this script wrote, or damaged ({first_line(error)[:200]})")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         fail(f"cannot load {path}: it was not written by this version of {os.path.basename(__file__)}")
     return state
@@ -848,10 +863,98 @@ def evaluate_checkpoint(args: Args, state: dict, path: str, device: torch.device
     if os.path.basename(run_dir) == "checkpoints":
         run_dir = os.path.dirname(run_dir)
     video_dir = os.path.join(run_dir, "videos", "eval") if args.capture_video else None
-    returns = evaluate(actor, args.env_id, args.eval_episodes, args.seed + EVAL_SEED_OFFSET, device, video_dir)
+    seed = args.seed + EVAL_SEED_OFFSET
+    returns = evaluate(actor, args.env_id, args.eval_episodes, seed, device, video_dir, args.render)
     print(f"{args.env_id}: {np.mean(returns):.1f} +- {np.std(returns):.1f} over {len(returns)} episodes", flush=True)
     if video_dir:
         print(f"videos in {video_dir}", flush=True)
+
+
+def check_environment(args: Args, device: torch.device) -> None:
+    """Before anything is written: the env can be made and suits the script, the replay buffer fits in
+    memory, and the env renders where --capture-video or --render asks it to."""
+    envs = make_vector_env(args.env_id, 1)  # refuses, in one line, what the script cannot serve
+    obs_dim = int(np.prod(envs.single_observation_space.shape))
+    action_dim = int(np.prod(envs.single_action_space.shape))
+    envs.close()
+    if not args.eval_only:  # the buffer: one float32 row of (obs, next_obs, action, reward, terminated) each
+        require_memory(
+            args.buffer_size * (2 * obs_dim + action_dim + 2) * 4, device, "the replay buffer", "--buffer-size"
+        )
+    if args.render and not args.eval_only:
+        fail("--render shows the episodes of --eval-only: add --eval-only --checkpoint PATH")
+    if args.render and args.capture_video:
+        fail("--render shows the episodes in a window and --capture-video records them: choose one")
+    if args.render and sys.platform.startswith("linux") and not os.environ.keys() & {"DISPLAY", "WAYLAND_DISPLAY"}:
+        fail("--render opens a window, and there is no display (DISPLAY is not set): use --capture-video instead")
+    if args.capture_video:
+        try:  # one frame, as the video recorder will take them
+            env = gym.make(args.env_id, render_mode="rgb_array")
+            env.reset(seed=args.seed)
+            env.render()
+            env.close()
+        except Exception as error:  # noqa: BLE001  (whatever the renderer raises, the message says it)
+            fail(f"--capture-video: {args.env_id} cannot render ({first_line(error)}); MuJoCo needs OpenGL: EGL (MUJOCO_GL=egl, "
+                 "apt install libegl1) or OSMesa (MUJOCO_GL=osmesa, apt install libosmesa6)")  # fmt: skip
+
+
+def require_memory(size: int, device: torch.device, what: str, flag: str) -> None:
+    """Refuse, before allocating, `size` bytes that the device's free memory cannot hold."""
+    if device.type == "cuda":
+        free = torch.cuda.mem_get_info(device)[0]
+    else:
+        try:  # Linux: the memory available without swapping
+            with open("/proc/meminfo") as file:
+                free = next(int(line.split()[1]) * 1024 for line in file if line.startswith("MemAvailable:"))
+        except (OSError, StopIteration):
+            return  # unknown: let the allocation decide
+    if size > free:
+        where = "this machine" if device.type == "cpu" else str(device)
+        fail(f"{what} needs {size / 2**30:,.1f} GiB and {where} has {free / 2**30:,.1f} GiB free: lower {flag}")
+
+
+class TorchThreads:
+    """How many threads PyTorch computes with: --threads (or $OMP_NUM_THREADS), else the free cores.
+
+    PyTorch's default, a thread per core, collapses when two runs share the cores: the threads of each
+    spin waiting for the other's (two default runs on 2 cores: 2 steps/s each instead of 120). So the
+    default follows the load: every core for a run alone, the cores the others leave free beside other
+    runs, re-checked every few seconds from the CPU time that the machine and this process have used.
+    """
+
+    def __init__(self, threads: int | None):
+        self.cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        omp = os.environ.get("OMP_NUM_THREADS", "")
+        self.fixed = threads or (int(omp) if omp.isdigit() and int(omp) > 0 else None)
+        self.last = cpu_seconds()
+        # A first guess from the load average: the runnable threads of the last minute, this process's none yet.
+        busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        self.set(self.fixed or max(1, min(self.cores, round(self.cores - busy))))
+
+    def set(self, threads: int) -> None:
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+
+    def adjust(self) -> int:
+        """Follow the cores that other processes left free since the last call; return the thread count."""
+        now = cpu_seconds()
+        if self.fixed is None and now is not None and self.last is not None and now[0] > self.last[0]:
+            others = ((now[1] - self.last[1]) - (now[2] - self.last[2])) / (now[0] - self.last[0])  # busy cores
+            self.set(max(1, min(self.cores, round(self.cores - others))))
+        self.last = now
+        return torch.get_num_threads()
+
+
+def cpu_seconds() -> tuple[float, float, float] | None:
+    """(wall clock, CPU seconds used by all processes, CPU seconds used by this one), or None off Linux."""
+    try:
+        with open("/proc/stat") as file:
+            ticks = [int(value) for value in file.readline().split()[1:]]
+    except OSError:
+        return None
+    busy = sum(ticks[:8]) - ticks[3] - ticks[4]  # user, nice, system, irq, softirq, steal: all but idle and iowait
+    own = os.times()
+    return time.monotonic(), busy / os.sysconf("SC_CLK_TCK"), own.user + own.system
 
 
 def format_duration(seconds: float) -> str:
@@ -868,7 +971,7 @@ class Run:
     calls `finish` after the loop, `diverged` on a non-finite loss, and `close` in any case.
     """
 
-    def __init__(self, args: Args, device: torch.device, checkpoint: dict | None, checkpoint_path: str | None):
+    def __init__(self, args: Args, device, checkpoint: dict | None, checkpoint_path: str | None, threads: TorchThreads):
         self.args, self.device, self.checkpoint, self.checkpoint_path = args, device, checkpoint, checkpoint_path
         if checkpoint is None:
             name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', args.env_id)}__{args.exp_name}__{args.seed}__{int(time.time())}"
@@ -889,6 +992,7 @@ class Run:
         self.stop_signal, self.stop_time = None, 0.0
         self.envs = self.writer = self.tracking = None
         self.previous_handlers = {}
+        self.threads = threads
 
     def start(self, envs, agent: Agent, buffer: ReplayBuffer, exploration) -> tuple[np.ndarray, int, int]:
         """Open the logs, restore the checkpoint of a resumed run and catch stop signals; return the first
@@ -1038,9 +1142,10 @@ class Run:
         self.writer.add_scalar("charts/SPS", sps, self.global_step)
         eta = format_duration((total - self.global_step) / max(sps, 1e-9))
         mean_return = f"{np.mean(self.recent_returns):.1f}" if self.recent_returns else "n/a"
+        threads = self.threads.adjust()
         print(
             f"step {self.global_step:>9,}/{total:,} ({100 * self.global_step / total:5.1f}%) | {sps:6.0f} SPS | "
-            f"ETA {eta} | return {mean_return} (last {len(self.recent_returns)} episodes)",
+            f"ETA {eta} | return {mean_return} (last {len(self.recent_returns)} episodes) | {threads} threads",
             flush=True,
         )
         self.last_print_time, self.last_print_step = now, self.global_step
@@ -1100,7 +1205,7 @@ def parse_args(argv: list[str] | None) -> tuple[Args, dict | None, str | None]:
         if args.eval_only and args.checkpoint is None:
             fail("--eval-only needs --checkpoint PATH (a checkpoint, a saved model or a run directory)")
         source = args.resume if args.resume is not None else args.checkpoint
-        checkpoint_path = find_checkpoint(source)
+        checkpoint_path = find_checkpoint(source, model=args.eval_only)
         checkpoint = read_checkpoint(checkpoint_path)
         if args.resume is not None and "buffer" not in checkpoint:
             fail(f"{checkpoint_path} is a saved model, not a training checkpoint: it cannot be resumed")
@@ -1121,10 +1226,12 @@ def main(argv: list[str] | None = None) -> dict | None:
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
     if args.capture_video:
         os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo renders headless (a desktop may set glfw)
+    check_environment(args, device)
+    threads = TorchThreads(args.threads)
     if args.eval_only:
         evaluate_checkpoint(args, checkpoint, checkpoint_path, device)
         return None
-    run = Run(args, device, checkpoint, checkpoint_path)
+    run = Run(args, device, checkpoint, checkpoint_path, threads)
     try:
         agent, buffer = train(args, run)
         run.finish()

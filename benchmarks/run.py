@@ -19,6 +19,10 @@ The runs directory must then be on a file system that every node sees.
 """
 
 import concurrent.futures
+import contextlib
+import dataclasses
+import functools
+import io
 import json
 import os
 import re
@@ -32,7 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tyro
-from common import ROOT, SCRIPTS, machine_description, versions
+from common import ROOT, SCRIPTS, load_script, machine_description, versions
+
+USAGE = "python benchmarks/run.py [RUNNER OPTIONS] -- [SCRIPT FLAGS, passed to every run]"
 
 
 @dataclass
@@ -48,7 +54,7 @@ class Args:
     workers: int = 1
     """runs at a time on this machine (with --backend local)"""
     threads_per_run: int | None = None
-    """torch threads of each run; default: this machine's cores shared among the workers (1 with Ray)"""
+    """torch threads of each run (the scripts' --threads); default: the cores shared among the workers (Ray: 1)"""
     checkpoint_frequency: int = 20000
     """steps between the checkpoints that interrupted runs resume from (0: none, interrupted runs start over)"""
     backend: str = "local"
@@ -77,17 +83,22 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def without_total_timesteps(flags: list[str]) -> list[str]:
-    """The flags less `--total-timesteps N` (or `--total-timesteps=N`): what defines the experiment."""
-    kept, skip = [], False
-    for flag in flags:
-        if skip:
-            skip = False
-        elif flag == "--total-timesteps":
-            skip = True
-        elif not flag.startswith("--total-timesteps="):
-            kept.append(flag)
-    return kept
+@functools.cache
+def script_args(script: str, flags: tuple[str, ...]) -> dict:
+    """The arguments that `flags` give the script, parsed and checked by the script's own `Args` and
+    `check_args`: flags in any order, or spelled `--flag=value`, are the same experiment. A flag the
+    script rejects ends the runner here, in one line, before any run starts."""
+    module = load_script(script)
+    output = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(output), contextlib.redirect_stdout(output):
+            args = tyro.cli(module.Args, args=flags)
+    except SystemExit:  # tyro's message is a box of text: keep its first line of content
+        lines = [line.strip() for line in output.getvalue().splitlines() if line.strip().strip("-")]
+        reason = lines[1] if len(lines) > 1 else "see its --help"
+        fail(f"{script} rejects the flags after `--` ({' '.join(flags)}): {reason}")
+    module.check_args(args)  # the script's own one-line error and exit status 2 on values it refuses
+    return dataclasses.asdict(args)
 
 
 def script_run_dir(run_dir: Path) -> Path | None:
@@ -96,14 +107,17 @@ def script_run_dir(run_dir: Path) -> Path | None:
     return made[-1] if made else None
 
 
-def status(run_dir: Path, script_flags: list[str]) -> str:
+def status(run: "Run", run_dir: Path, script_flags: list[str]) -> str:
     """ "done", "extend" (done, with fewer steps than asked), "resume", "start" or "conflict" (other flags)."""
     result_path = run_dir / "result.json"
     if result_path.exists():
-        done_flags = json.loads(result_path.read_text())["script_flags"]
-        if done_flags == script_flags:
+        done = script_args(run.script, tuple(json.loads(result_path.read_text())["script_flags"]))
+        asked = script_args(run.script, tuple(script_flags))
+        if done == asked:
             return "done"
-        return "extend" if without_total_timesteps(done_flags) == without_total_timesteps(script_flags) else "conflict"
+        extends = done["total_timesteps"] < asked["total_timesteps"]
+        same_otherwise = done | {"total_timesteps": 0} == asked | {"total_timesteps": 0}
+        return "extend" if same_otherwise and extends else "conflict"
     made = script_run_dir(run_dir)
     return "resume" if made is not None and any((made / "checkpoints").glob("step_*.pt")) else "start"
 
@@ -111,9 +125,10 @@ def status(run_dir: Path, script_flags: list[str]) -> str:
 def prepare(run: Run, args: Args, script_flags: list[str]) -> list[str]:
     """The command that starts, resumes or extends this run; clears what a run without checkpoint left."""
     run_dir = args.runs_dir / run.name
-    state = status(run_dir, script_flags)
+    state = status(run, run_dir, script_flags)
     command = [sys.executable, str(ROOT / run.script), "--env-id", run.env_id, "--seed", str(run.seed)]
     command += ["--checkpoint-frequency", str(args.checkpoint_frequency), "--checkpoint-keep", "1"]
+    command += ["--threads", str(threads_per_run(args))]
     if args.backend == "ray" and args.gpus_per_run == 0:
         command.append("--no-cuda")
     if state in ("resume", "extend"):
@@ -126,7 +141,7 @@ def prepare(run: Run, args: Args, script_flags: list[str]) -> list[str]:
     return command + script_flags
 
 
-def execute(run: Run, run_dir: str, command: list[str], threads: int, script_flags: list[str], track=None) -> dict:
+def execute(run: Run, run_dir: str, command: list[str], script_flags: list[str], track=None) -> dict:
     """Run one command to its end in `run_dir`, its output appended to log.txt; on success write result.json.
 
     The same function runs in a local thread or as a Ray task on any node; `track(process, alive)`,
@@ -134,7 +149,7 @@ def execute(run: Run, run_dir: str, command: list[str], threads: int, script_fla
     """
     run_dir = Path(run_dir)
     ran_on = f"{machine_description()}; {versions(command[0])}"  # this node, the scripts' interpreter
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONWARNINGS="ignore::DeprecationWarning")
+    env = dict(os.environ, PYTHONWARNINGS="ignore::DeprecationWarning")  # torch threads: the scripts' --threads
     start = time.time()
     with open(run_dir / "log.txt", "a") as log:
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(command)}\n")
@@ -221,8 +236,13 @@ class Progress:
             print(f"FAILED {run.name} (exit {outcome['returncode']}); log: {log_path}", flush=True)
 
 
+def threads_per_run(args: Args) -> int:
+    if args.threads_per_run:
+        return args.threads_per_run
+    return 1 if args.backend == "ray" else max(1, (os.cpu_count() or 1) // args.workers)
+
+
 def run_local(todo: list[tuple[Run, list[str]]], args: Args, script_flags: list[str], progress: Progress) -> None:
-    threads = args.threads_per_run or max(1, (os.cpu_count() or 1) // args.workers)
     stopping = threading.Event()
     live, lock = set(), threading.Lock()  # the runs' processes
 
@@ -247,7 +267,7 @@ def run_local(todo: list[tuple[Run, list[str]]], args: Args, script_flags: list[
                 while pending and len(futures) < args.workers and not stopping.is_set():
                     run, command = pending.pop(0)
                     run_dir = args.runs_dir / run.name
-                    futures[pool.submit(execute, run, str(run_dir), command, threads, script_flags, track)] = run
+                    futures[pool.submit(execute, run, str(run_dir), command, script_flags, track)] = run
                     progress.started[run] = time.time()
                 if stopping.is_set():
                     pending.clear()
@@ -269,18 +289,15 @@ def run_local(todo: list[tuple[Run, list[str]]], args: Args, script_flags: list[
 
 
 def run_ray(todo: list[tuple[Run, list[str]]], args: Args, script_flags: list[str], progress: Progress) -> None:
-    try:
-        import ray  # optional: only --backend ray needs it
-    except ModuleNotFoundError:
-        fail("--backend ray needs Ray: pip install -r benchmarks/requirements.txt")
+    import ray  # optional: only --backend ray needs it (main checked that it imports)
+
     ray.init(address=args.ray_address, log_to_driver=False)
     progress.parallel = max(1, int(ray.cluster_resources().get("GPU" if args.gpus_per_run else "CPU", 1)))
     remote_execute = ray.remote(num_cpus=1, num_gpus=args.gpus_per_run, max_retries=0)(execute)
-    threads = args.threads_per_run or 1
     references = {}
     for run, command in todo:
         run_dir = str((args.runs_dir / run.name).resolve())
-        references[remote_execute.remote(run, run_dir, command, threads, script_flags)] = run
+        references[remote_execute.remote(run, run_dir, command, script_flags)] = run
         progress.started[run] = time.time()  # submitted: Ray starts it when a CPU is free
     try:
         while references:
@@ -303,7 +320,8 @@ def run_ray(todo: list[tuple[Run, list[str]]], args: Args, script_flags: list[st
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     split = argv.index("--") if "--" in argv else len(argv)
-    args = tyro.cli(Args, args=argv[:split], description=__doc__.split("\n\n")[0])
+    description = f"{__doc__.split(chr(10))[0]}\n\nUsage: {USAGE}"
+    args = tyro.cli(Args, args=argv[:split], description=description)
     script_flags = argv[split + 1 :]
     for script in args.scripts:
         if not (ROOT / script).is_file():
@@ -312,18 +330,28 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"--backend must be local or ray, got {args.backend!r}")
     if args.workers < 1:
         fail(f"--workers must be at least 1, got {args.workers}")
-    bad = [flag for flag in ("--env-id", "--seed", "--resume", "--checkpoint-frequency") if flag in script_flags]
+    if args.threads_per_run is not None and args.threads_per_run < 1:
+        fail(f"--threads-per-run must be at least 1, got {args.threads_per_run}")
+    if args.backend == "ray":
+        try:
+            import ray  # noqa: F401  (checked now, before anything is written)
+        except ImportError:
+            fail("--backend ray needs Ray: pip install -r benchmarks/requirements.txt")
+    runner_flags = ("--env-id", "--seed", "--resume", "--checkpoint-frequency", "--threads")
+    bad = sorted({flag.split("=")[0] for flag in script_flags if flag.split("=")[0] in runner_flags})
     if bad:
         fail(f"give {', '.join(bad)} to the runner, not after `--`: it sets them for every run")
+    for script in args.scripts:
+        script_args(script, tuple(script_flags))  # every script accepts the flags, before any run starts
 
     # Env by env, seed by seed: a benchmark stopped halfway has every script on its first envs.
     runs = [Run(script, env_id, seed) for env_id in args.env_ids for seed in args.seeds for script in args.scripts]
-    states = {run: status(args.runs_dir / run.name, script_flags) for run in runs}
+    states = {run: status(run, args.runs_dir / run.name, script_flags) for run in runs}
     conflicts = [run.name for run, state in states.items() if state == "conflict"]
     if conflicts:
         fail(
             f"{args.runs_dir} holds finished runs made with other script flags ({', '.join(conflicts[:3])}...): "
-            "use another --runs-dir, or the same flags"
+            "use another --runs-dir, or the same flags (a finished run can be extended, not shortened)"
         )
     todo = [(run, prepare(run, args, script_flags)) for run in runs if states[run] != "done"]
     skipped = len(runs) - len(todo)
