@@ -12,7 +12,9 @@ Reads the finished runs of `benchmarks/run.py` (their `result.json` and TensorBo
 - `results.md`: per env and script, the final return (mean +- std over seeds, where a run's final
   return is its last evaluation's mean when it has evaluations, else the mean of its last 10
   training episodes; the table says which), the interquartile mean (IQM) over seeds with a 95%
-  bootstrap interval, and the wall time per run; below it, the machines and versions the runs ran on.
+  bootstrap interval, and the wall time per run; below it, the machines and versions the runs ran on;
+- with `--q-values ENV ...`, `q_values_<env>.png` for those envs: the critics' mean Q-value as logged
+  (`losses/qf1_values`) of each script, above its evaluation return, to show overestimation.
 """
 
 import json
@@ -28,6 +30,7 @@ import tyro
 from common import SCRIPTS, scalar_events
 
 RECENT_EPISODES = 10  # a run's return at a step: the mean of its last 10 episodes
+RECENT_Q_VALUES = 10  # a run's Q-value at a step: the mean of its last 10 logged values (1,000 updates)
 GRID_POINTS = 100
 BOOTSTRAP_SAMPLES = 2000
 
@@ -42,6 +45,8 @@ class Args:
     """seed of the bootstrap"""
     update_docs: list[Path] = field(default_factory=list)
     """Markdown files whose marked results sections to rewrite from the new table (see `update_docs`)"""
+    q_values: list[str] = field(default_factory=list)
+    """envs of which to draw `q_values_<env>.png`: each script's logged Q-values above its evaluation returns"""
 
 
 # ---------------------------------------------------------------------------------------
@@ -86,6 +91,11 @@ def mean_band(curves: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
     return curves.mean(axis=0), np.percentile(means, 2.5, axis=0), np.percentile(means, 97.5, axis=0)
 
 
+def min_max_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over runs (rows) at each grid point, and the band from the lowest run to the highest."""
+    return curves.mean(axis=0), curves.min(axis=0), curves.max(axis=0)
+
+
 # ---------------------------------------------------------------------------------------
 # Reading the runs
 # ---------------------------------------------------------------------------------------
@@ -100,6 +110,8 @@ class RunLog:
     eval_steps: np.ndarray  # the steps of its evaluations (--eval-frequency), if any
     eval_returns: np.ndarray  # and their mean returns
     ran_on: list[str] = field(default_factory=list)  # machine and versions of its attempts, if recorded
+    q_steps: np.ndarray = field(default_factory=lambda: np.array([]))  # the steps of its logged Q-values
+    q_values: np.ndarray = field(default_factory=lambda: np.array([]))  # and the values: the batch's mean Q_1(s, a)
 
     @property
     def evaluation(self) -> float | None:
@@ -107,9 +119,11 @@ class RunLog:
         return float(self.eval_returns[-1]) if len(self.eval_returns) else None
 
     def curve_data(self, curve: str) -> tuple[np.ndarray, np.ndarray, int]:
-        """Steps, returns and averaging window of its "training" or "evaluation" curve."""
+        """Steps, values and averaging window of its "training", "evaluation" or "q_values" curve."""
         if curve == "training":
             return self.episode_steps, self.episode_returns, RECENT_EPISODES
+        if curve == "q_values":
+            return self.q_steps, self.q_values, RECENT_Q_VALUES
         return self.eval_steps, self.eval_returns, 1  # each evaluation already averages episodes
 
 
@@ -121,6 +135,7 @@ def read_runs(runs_dir: Path) -> list[RunLog]:
         events = scalar_events(result_path.parent / result["tensorboard_dir"])
         episodes = events.get("charts/episodic_return", [])
         evaluations = events.get("eval/episodic_return", [])
+        q_values = events.get("losses/qf1_values", [])
         runs.append(
             RunLog(
                 script=result["script"],
@@ -132,6 +147,8 @@ def read_runs(runs_dir: Path) -> list[RunLog]:
                 eval_steps=np.array([e.step for e in evaluations], dtype=float),
                 eval_returns=np.array([e.value for e in evaluations], dtype=float),
                 ran_on=result.get("ran_on", []),
+                q_steps=np.array([e.step for e in q_values], dtype=float),
+                q_values=np.array([e.value for e in q_values], dtype=float),
             )
         )
     return runs
@@ -147,29 +164,68 @@ def final_return(run: RunLog) -> tuple[float, str]:
 # ---------------------------------------------------------------------------------------
 # Figures and table
 # ---------------------------------------------------------------------------------------
-def draw_env(axes, env_runs: list[RunLog], rng: np.random.Generator, curve: str = "training") -> None:
-    """One env's curves, one per script, on a grid up to the shortest run's last point."""
+def draw_curves(axes, env_runs: list[RunLog], curve: str, band, label=lambda script: "") -> None:
+    """One line per script, the mean over seeds of the runs' `curve`, and the band that `band(curves)` gives.
+
+    On a grid up to the shortest run's last point; `label(script)` is added to the script's legend entry.
+    """
     end = min(run.curve_data(curve)[0].max() for run in env_runs)
     grid = np.linspace(0, end, GRID_POINTS + 1)[1:]
     for script in sorted({run.script for run in env_runs}):
         runs = [run for run in env_runs if run.script == script]
         curves = []
         for run in runs:
-            steps, returns, window = run.curve_data(curve)
-            curves.append(recent_mean_curve(steps, returns, grid, window))
+            steps, values, window = run.curve_data(curve)
+            curves.append(recent_mean_curve(steps, values, grid, window))
         curves = np.array(curves)
         started = ~np.isnan(curves).any(axis=0)  # where every seed has a point
-        mean, low, high = mean_band(curves[:, started], rng)
+        mean, low, high = band(curves[:, started])
         color = f"C{SCRIPTS.index(script)}" if script in SCRIPTS else None  # one color per script everywhere
         seeds = f"{len(runs)} seed{'s' if len(runs) > 1 else ''}"
-        axes.plot(grid[started], mean, color=color, label=f"{Path(script).stem} ({seeds})")
+        axes.plot(grid[started], mean, color=color, label=f"{Path(script).stem} ({seeds}{label(script)})")
         axes.fill_between(grid[started], low, high, color=color, alpha=0.2)
-    axes.set_title(env_runs[0].env_id)
     axes.set_xlabel("environment steps")
     axes.xaxis.set_major_formatter(lambda steps, _: f"{steps / 1000:g}k" if steps else "0")
-    axes.set_ylabel(f"return (last {RECENT_EPISODES} episodes)" if curve == "training" else "evaluation return")
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small")
+
+
+def draw_env(axes, env_runs: list[RunLog], rng: np.random.Generator, curve: str = "training") -> None:
+    """One env's return curves, one per script, with 95% bootstrap bands over seeds."""
+    draw_curves(axes, env_runs, curve, lambda curves: mean_band(curves, rng))
+    axes.set_title(env_runs[0].env_id)
+    axes.set_ylabel(f"return (last {RECENT_EPISODES} episodes)" if curve == "training" else "evaluation return")
+
+
+def soft_q_note(script: str) -> str:
+    """SAC's critics learn soft Q-values: the return plus the discounted entropy bonuses of the later steps."""
+    return "; soft Q: with the entropy bonus" if script.startswith("sac") else ""
+
+
+def write_q_value_figure(runs: list[RunLog], env_id: str, output_dir: Path) -> Path:
+    """`q_values_<env>.png`: what each script's critic predicts (`losses/qf1_values`) above what its policy returns.
+
+    A critic that overestimates shows Q-values far above those of another algorithm at the same return.
+    With few seeds the bands are the range of the runs (min to max), not a confidence interval.
+    """
+    env_runs = [run for run in runs if run.env_id == env_id and len(run.q_values)]
+    figure, (q_axes, return_axes) = plt.subplots(2, 1, figsize=(6.4, 7), sharex=True)
+    draw_curves(q_axes, env_runs, "q_values", min_max_band, soft_q_note)
+    q_axes.set_ylabel(f"mean Q(s, a) of a batch\n(losses/qf1_values, last {RECENT_Q_VALUES} logged)")
+    q_axes.set_xlabel("")
+    curve = "evaluation" if all(len(run.eval_returns) for run in env_runs) else "training"
+    draw_curves(return_axes, env_runs, curve, min_max_band)
+    return_axes.set_ylabel(
+        "evaluation return" if curve == "evaluation" else f"return (last {RECENT_EPISODES} episodes)"
+    )
+    figure.suptitle(
+        f"{env_id}: the critics' values and the policies' returns\nlines: mean over seeds; bands: min to max"
+    )
+    figure.tight_layout()
+    path = output_dir / f"q_values_{env_id}.png"
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
 
 
 def table(runs: list[RunLog], rng: np.random.Generator) -> str:
@@ -263,6 +319,9 @@ def main(argv: list[str] | None = None) -> None:
     runs = [run for run in read_runs(args.runs_dir) if len(run.episode_returns)]
     if not runs:
         raise SystemExit(f"plot.py: error: no finished runs with episodes in {args.runs_dir}")
+    for env_id in args.q_values:
+        if not any(run.env_id == env_id and len(run.q_values) for run in runs):
+            raise SystemExit(f"plot.py: error: --q-values {env_id}: no finished run of it logged losses/qf1_values")
     output_dir = args.output_dir or args.runs_dir
     output_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
@@ -272,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
     table_text = table(runs, rng)
     (output_dir / "results.md").write_text(table_text + "\n" + machines(runs))
     update_docs(args.update_docs, output_dir, table_text, status_line(runs, args.runs_dir))
+    for env_id in args.q_values:
+        write_q_value_figure(runs, env_id, output_dir)
     print(f"{len(runs)} runs: figures and results.md written to {output_dir}")
 
 

@@ -98,6 +98,35 @@ def test_hyperparameter_tables_give_every_flag_its_true_default(page):
         assert written == flag_default(defaults[flag]), f"{page}: --{flag} defaults to {defaults[flag]!r}"
 
 
+@pytest.mark.parametrize("page", ALGORITHM_PAGES, ids=list(ALGORITHM_PAGES))
+def test_algorithm_pages_open_with_pseudo_code_quick_facts_and_a_map_of_the_script(page):
+    """Before the prose: the algorithm as a pseudo-code box, the quick facts, and line links to the
+    script's sections, from its flags to its update, its training loop and the run-control banner."""
+    text = (ROOT / page).read_text()
+    opening = text[: text.index("## ")]  # everything before the first section
+    assert re.search(r"^```text\n(.+\n){8,}```$", opening, flags=re.MULTILINE), f"{page}: no pseudo-code box"
+    assert opening.index("```text") < opening.index("**Quick facts**")
+    for fact in ("Off-policy", "Actions", "Learns", "Key hyperparameters"):
+        assert f"**{fact}**" in opening, f"{page}'s quick facts lack {fact}"
+    script = ALGORITHM_PAGES[page]
+    for code in ("class Args:", "def update(", "def train(", "# Run control. The algorithm is complete above"):
+        assert f"[`{code}`](../{script}#L" in opening, f"{page}'s map of the script does not link `{code}`"
+
+
+def test_documented_plot_commands_parse():
+    """Every `python benchmarks/plot.py ...` command in the docs uses flags that plot.py has."""
+    plot = pytest.importorskip("plot")
+    tyro = pytest.importorskip("tyro")
+    commands = 0
+    for doc in DOCS:
+        text = doc.read_text().replace("\\\n", " ")  # join continued lines
+        for line in re.findall(r"^python benchmarks/plot\.py(.*)$", text, flags=re.MULTILINE):
+            argv = line.split("#")[0].split()
+            tyro.cli(plot.Args, args=[arg for arg in argv if arg != "..."])
+            commands += 1
+    assert commands > 0
+
+
 def test_quoted_benchmark_rows_are_the_committed_results():
     """A results row quoted in the docs (| env | `script` | seeds | ...) is the row plot.py wrote."""
     results = ROOT / "benchmarks" / "results" / "results.md"

@@ -12,6 +12,6 @@ python benchmarks/run.py "${COMMON[@]}" --env-ids InvertedPendulum-v4 -- \
 # MuJoCo locomotion, 100k steps, every other flag at the scripts' defaults.
 python benchmarks/run.py "${COMMON[@]}" --env-ids HalfCheetah-v4 Hopper-v4 Walker2d-v4 -- \
     --total-timesteps 100000 --eval-frequency 10000
-# Figures, table, and the results sections of the docs
+# Figures, table, the results sections of the docs, and the Q-value figures of docs/td3.md and docs/ddpg.md
 python benchmarks/plot.py --runs-dir "$RUNS" --output-dir benchmarks/results \
-    --update-docs docs/*.md benchmarks/results/README.md
+    --update-docs docs/*.md benchmarks/results/README.md --q-values Hopper-v4 HalfCheetah-v4
