@@ -118,7 +118,7 @@ class Args:
     cuda: bool = True
     """if toggled, train on CUDA when it is available (else on the CPU)"""
     compile: bool = False
-    """if toggled, `torch.compile` the update and the policy (CUDA graphs on a GPU): same results"""
+    """if toggled, `torch.compile` the update and the policy (CUDA graphs on a GPU); on the CPU, same results"""
     save_model: bool = False
     """if toggled, save the networks to the run directory at the end and evaluate the saved actor"""
     checkpoint_frequency: int = 0

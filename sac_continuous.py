@@ -65,7 +65,7 @@ class Args:
     num_envs: int = 1
     """the number of parallel environments (one update per collected transition whatever the number)"""
     learning_rate: float = 3e-4
-    """the learning rate of the Adam optimizers of the actor and the critic networks"""
+    """the learning rate of the actor's Adam optimizer, and of the others where --q-lr is None"""
     policy_lr: float | None = None
     """the actor's learning rate, when it differs from --learning-rate"""
     q_lr: float | None = 1e-3
@@ -99,7 +99,7 @@ class Args:
     cuda: bool = True
     """if toggled, train on CUDA when it is available (else on the CPU)"""
     compile: bool = False
-    """if toggled, `torch.compile` the update and the policy (CUDA graphs on a GPU): same results"""
+    """if toggled, `torch.compile` the update and the policy (CUDA graphs on a GPU); on the CPU, same results"""
     save_model: bool = False
     """if toggled, save the networks to the run directory at the end and evaluate the saved actor"""
     checkpoint_frequency: int = 0

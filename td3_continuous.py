@@ -97,7 +97,7 @@ class Args:
     cuda: bool = True
     """if toggled, train on CUDA when it is available (else on the CPU)"""
     compile: bool = False
-    """if toggled, `torch.compile` the update and the policy (CUDA graphs on a GPU): same results"""
+    """if toggled, `torch.compile` the update and the policy (CUDA graphs on a GPU); on the CPU, same results"""
     save_model: bool = False
     """if toggled, save the networks to the run directory at the end and evaluate the saved actor"""
     checkpoint_frequency: int = 0
@@ -391,8 +391,8 @@ def update(
     `critic_updates` counts the critic updates, this one included.
     """
     with torch.no_grad():
-        # Target policy smoothing (paper, eq. 14): a' = clip(mu'(s') + clip(eps, -c, c), low, high),
-        # eps ~ N(0, sigma); noise and clip are scaled to each dimension's half-width.
+        # Target policy smoothing (paper, eq. 14; the clip to the bounds is from the authors' code):
+        # a' = clip(mu'(s') + clip(eps, -c, c), low, high), eps ~ N(0, sigma), in units of the half-width.
         epsilon = torch.randn_like(batch["actions"]) * policy_noise
         noise = epsilon.clamp(-noise_clip, noise_clip) * agent.target_actor.action_scale
         next_actions = (agent.target_actor(batch["next_obs"]) + noise).clamp(
