@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import chdir, redirect_stdout
+from contextlib import ExitStack, chdir, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +64,9 @@ class Args:
     """a CleanRL checkout: also time its `cleanrl/*_continuous_action.py` on the same work"""
     cleanrl_python: str = sys.executable
     """the Python that runs CleanRL (it needs its own environment: gymnasium 0.29, mujoco 2.3)"""
+    side_by_side: int = 0
+    """also run this many copies of each script at once, as a user starting several seeds by hand would, each with
+    its default threads, and report every copy's speed against the script alone"""
     output: Path | None = None
     """also write the Markdown report here"""
     seed: int = 1
@@ -78,18 +81,34 @@ def steps_per_second(events, after_step: int) -> float:
     return (timed[-1].step - timed[0].step) / (timed[-1].wall_time - timed[0].wall_time)
 
 
-def timed_run(command: list[str], args: Args, log_path: Path) -> float:
-    """Run one training command in a fresh directory; return its steps per second after the warm-up."""
+def timed_runs(commands: list[list[str]], args: Args, log_paths: list[Path]) -> list[float]:
+    """Run training commands at the same time, each in a fresh directory; return the steps per second
+    of each after its warm-up."""
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     if args.threads is not None:
         env["OMP_NUM_THREADS"] = str(args.threads)
-    with tempfile.TemporaryDirectory() as workdir, open(log_path, "w") as log:
-        result = subprocess.run(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed (exit {result.returncode}); see {log_path}")
-        (run_dir,) = Path(workdir, "runs").iterdir()
-        events = scalar_events(run_dir).get(TIMED_TAG, [])
-        return steps_per_second(events, args.learning_starts + args.warmup)
+    with ExitStack() as stack:
+        workdirs = [stack.enter_context(tempfile.TemporaryDirectory()) for _ in commands]
+        logs = [stack.enter_context(open(log_path, "w")) for log_path in log_paths]
+        processes = [
+            subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+            for command, workdir, log in zip(commands, workdirs, logs, strict=True)
+        ]
+        for process, command, log_path in zip(processes, commands, log_paths, strict=True):
+            if process.wait() != 0:
+                raise RuntimeError(f"{' '.join(command)} failed (exit {process.returncode}); see {log_path}")
+        speeds = []
+        for workdir in workdirs:
+            (run_dir,) = Path(workdir, "runs").iterdir()
+            speeds.append(
+                steps_per_second(scalar_events(run_dir).get(TIMED_TAG, []), args.learning_starts + args.warmup)
+            )
+        return speeds
+
+
+def timed_run(command: list[str], args: Args, log_path: Path) -> float:
+    """Run one training command in a fresh directory; return its steps per second after the warm-up."""
+    return timed_runs([command], args, [log_path])[0]
 
 
 def work_flags(args: Args) -> list[str]:
@@ -177,6 +196,13 @@ def main() -> None:
                 sps[script, variant].append(timed_run(command, args, log_path))
                 print(f"{script:22s} {variant:15s} run {repeat + 1}: {sps[script, variant][-1]:7.1f} SPS", flush=True)
 
+    together = {}  # the speeds of the copies of each script run side by side
+    for script in args.scripts if args.side_by_side > 1 else []:
+        command = [sys.executable, str(ROOT / script), *work_flags(args), *SAME_WORK_AS_CLEANRL.get(script, [])]
+        log_paths = [logs / f"{Path(script).stem}_side_by_side_{copy}.log" for copy in range(args.side_by_side)]
+        together[script] = timed_runs([command] * args.side_by_side, args, log_paths)
+        print(f"{script:22s} {args.side_by_side} side by side: {', '.join(f'{v:.1f}' for v in together[script])} SPS")
+
     rate = matmul_flops_per_second()
     header = ["script", *(f"{variant} (SPS)" for variant in variants)]
     if args.cleanrl_dir:
@@ -222,6 +248,21 @@ def main() -> None:
         *("| " + " | ".join(row) + " |" for row in rows),
         "",
     ]
+    if together:
+        n = args.side_by_side
+        lines += [
+            f"{n} copies of each script started at once (threads: "
+            + (f"--threads {args.threads}" if args.threads else "the scripts' default")
+            + "), each against the median of the script alone:",
+            "",
+            f"| script | alone (SPS) | each of {n} side by side (SPS) | the slowest copy / alone |",
+            "|---|---|---|---|",
+        ]
+        for script, speeds in together.items():
+            alone = statistics.median(sps[script, "ours"])
+            each = ", ".join(f"{v:.0f}" for v in speeds)
+            lines.append(f"| `{script}` | {alone:.0f} | {each} | {min(speeds) / alone:.0%} |")
+        lines.append("")
     report = "\n".join(lines)
     print(report)
     if args.output is not None:
