@@ -55,7 +55,7 @@ class Args:
     repeats: int = 3
     """runs of each script (and of CleanRL's), interleaved; the table gives their median"""
     threads: int | None = None
-    """torch threads of every run (OMP_NUM_THREADS); default: PyTorch's choice, one per core"""
+    """torch threads of every run (OMP_NUM_THREADS); default: the scripts' own choice, the cores left free"""
     compile: bool = False
     """if toggled, also time our scripts with --compile"""
     overhead: bool = False
@@ -221,7 +221,7 @@ def main() -> None:
     command = "python benchmarks/speed.py " + " ".join(sys.argv[1:])
     same_work = ", ".join(f"`{script}` with `{' '.join(flags)}`" for script, flags in SAME_WORK_AS_CLEANRL.items())
     machine = (
-        f"{machine_description()}; torch threads: {torch.get_num_threads()}; "
+        f"{machine_description()}; torch threads: {args.threads or 'the scripts default (the free cores)'}; "
         f"matrix products (256x256, float32): {rate / 1e9:.0f} GFLOP/s"
     )
     work = (
