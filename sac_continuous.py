@@ -35,12 +35,12 @@ import itertools
 import json
 import math
 import os
-import pickle
 import random
 import re
 import signal
 import sys
 import time
+import warnings
 from collections import deque
 from dataclasses import asdict, dataclass, fields
 
@@ -179,6 +179,9 @@ def make_vector_env(env_id: str, num_envs: int, video_dir: str | None = None) ->
             f"{env_id} has a {action_space} action space; this script needs a continuous (Box) one; "
             "for discrete actions use DQN or PPO"
         )
+    if len(action_space.shape) != 1 or action_space.shape[0] == 0:
+        envs.close()
+        fail(f"{env_id} has actions shaped {action_space.shape}; this script needs a vector of one or more actions")
     if not (np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high))):
         envs.close()
         fail(f"{env_id} has unbounded actions {action_space}; wrap it with gymnasium.wrappers.ClipAction")
@@ -523,7 +526,9 @@ PROGRESS_SECONDS = 5.0  # how often the progress line is printed
 LOG_EVERY_UPDATES = 100  # how often the losses are logged: reading them forces a device sync
 CHECKPOINT_FORMAT = f"{os.path.basename(__file__)} v2"  # marks the files this script writes
 SAVED_MODEL_KEYS = ("format", "args", "obs_dim", "action_dim", "networks")  # --save-model's file: no optimizers
+CHECKPOINT_KEYS = ("global_step", "critic_updates", "recent_returns", "optimizers", "exploration", "rng", "buffer")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what schedulers and `kill` send
+MAX_ENVS = 1024  # --num-envs: the envs step one after another, in this process
 # Flags that may differ when a run resumes or is evaluated; all the others define the experiment.
 RUN_CONTROL_FLAGS = {
     "total_timesteps", "cuda", "compile", "save_model", "checkpoint_frequency", "checkpoint_buffer",
@@ -544,9 +549,24 @@ def first_line(error: BaseException) -> str:
 
 
 def check_args(args: Args) -> None:
-    """Refuse impossible flag combinations before anything is built or written."""
-    if args.num_envs < 1:
-        fail(f"--num-envs must be at least 1, got {args.num_envs}")
+    """Refuse values of this algorithm's flags that it cannot use, before anything is built or written."""
+    if args.policy_frequency < 1:
+        fail(f"--policy-frequency must be at least 1, got {args.policy_frequency}")
+    if args.target_network_frequency < 1:
+        fail(f"--target-network-frequency must be at least 1, got {args.target_network_frequency}")
+    if args.alpha < 0:
+        fail(f"--alpha must not be negative, got {args.alpha}")
+
+
+def check_common_args(args: Args) -> None:
+    """Refuse flag values that no script can use, before anything is built or written."""
+    for name, value in asdict(args).items():  # nan or inf would train into nonsense, or stop it late
+        if isinstance(value, float) and not np.isfinite(value):
+            fail(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+    if not 0 <= args.seed < 2**31:
+        fail(f"--seed must be between 0 and 2**31 - 1, got {args.seed}")
+    if not 1 <= args.num_envs <= MAX_ENVS:
+        fail(f"--num-envs must be between 1 and {MAX_ENVS} (the envs step one after another), got {args.num_envs}")
     if args.buffer_size < 1:
         fail(f"--buffer-size must be at least 1, got {args.buffer_size}")
     if not 1 <= args.batch_size <= args.buffer_size:
@@ -555,24 +575,23 @@ def check_args(args: Args) -> None:
         fail("--total-timesteps and --learning-starts must not be negative")
     if not args.hidden_sizes or min(args.hidden_sizes) < 1:
         fail(f"--hidden-sizes must be one or more positive sizes, got {args.hidden_sizes}")
-    if args.policy_frequency < 1:
-        fail(f"--policy-frequency must be at least 1, got {args.policy_frequency}")
-    if args.target_network_frequency < 1:
-        fail(f"--target-network-frequency must be at least 1, got {args.target_network_frequency}")
-    if args.alpha < 0:
-        fail(f"--alpha must not be negative, got {args.alpha}")
+    for name in ("learning_rate", "policy_lr", "q_lr"):
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
+            fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if not 0.0 < args.tau <= 1.0:
         fail(f"--tau must be in (0, 1], got {args.tau}")
     if not 0.0 <= args.gamma <= 1.0:
         fail(f"--gamma must be in [0, 1], got {args.gamma}")
-    if args.eval_episodes < 0:
-        fail(f"--eval-episodes must not be negative, got {args.eval_episodes}")
+    if args.eval_episodes < 1:
+        fail(f"--eval-episodes must be at least 1, got {args.eval_episodes}")
     if args.checkpoint_frequency < 0 or args.eval_frequency < 0:
         fail("--checkpoint-frequency and --eval-frequency must not be negative (0 turns them off)")
     if args.checkpoint_keep < 1:
         fail(f"--checkpoint-keep must be at least 1, got {args.checkpoint_keep}")
     if args.threads is not None and args.threads < 1:
         fail(f"--threads must be at least 1, got {args.threads}")
+    if not args.exp_name or args.exp_name in (".", "..") or re.search(r"[/\\\x00]", args.exp_name):
+        fail(f"--exp-name names a directory and a file: no '/', got {args.exp_name!r}")
 
 
 def compiled(function, args: Args, device: torch.device):
@@ -703,13 +722,19 @@ def write_checkpoint(run_dir: str, global_step: int, state: dict, keep: int) -> 
     so a crash while writing leaves the previous checkpoints whole and no half-written one.
     """
     directory = os.path.join(run_dir, "checkpoints")
-    os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"step_{global_step:012d}.pt")  # zero-padded: names sort by step
-    with open(path + ".tmp", "wb") as file:
-        torch.save(state, file)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(path + ".tmp", path)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with open(path + ".tmp", "wb") as file:
+            torch.save(state, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(path + ".tmp", path)
+    except (OSError, RuntimeError) as error:  # a full disk, a read-only directory: keep the last good checkpoint
+        if os.path.exists(path + ".tmp"):
+            os.remove(path + ".tmp")
+        last = sorted(glob.glob(os.path.join(directory, "step_*.pt")))
+        fail(f"cannot write {path} ({first_line(error)}); the last good checkpoint is {last[-1] if last else 'none'}")
     for old in sorted(glob.glob(os.path.join(directory, "step_*.pt")))[:-keep]:
         os.remove(old)
     return path
@@ -738,10 +763,17 @@ def read_checkpoint(path: str) -> dict:
     """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
-        fail(f"cannot load {path}: not a file this script wrote, or damaged ({first_line(error)[:200]})")
+    except Exception as error:  # noqa: BLE001  (any file at all may be given: a text, a damaged or a foreign one)
+        reason = f"{type(error).__name__}: {first_line(error)[:200]}"
+        fail(f"cannot load {path}: not a checkpoint or model of this script, or damaged ({reason})")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         fail(f"cannot load {path}: it was not written by this version of {os.path.basename(__file__)}")
+    needed = SAVED_MODEL_KEYS + (CHECKPOINT_KEYS if "buffer" in state else ())
+    missing = [key for key in needed if key not in state] + [
+        f"args.{name}" for name in {field.name for field in fields(Args)} - set(state.get("args", {}))
+    ]
+    if missing:
+        fail(f"cannot load {path}: damaged, it lacks {', '.join(sorted(missing))}")
     return state
 
 
@@ -794,6 +826,10 @@ def check_environment(args: Args, device: torch.device) -> None:
     obs_dim = int(np.prod(envs.single_observation_space.shape))
     action_dim = int(np.prod(envs.single_action_space.shape))
     envs.close()
+    # About: an actor and two critics, each with a target copy, gradients and Adam's two moments, in float32.
+    widths = (obs_dim + action_dim, *args.hidden_sizes, action_dim)
+    parameters = 3 * sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(widths))
+    require_memory(parameters * 4 * 5, device, "the networks", "--hidden-sizes")
     if not args.eval_only:  # the buffer: one float32 row of (obs, next_obs, action, reward, terminated) each
         require_memory(
             args.buffer_size * (2 * obs_dim + action_dim + 2) * 4, device, "the replay buffer", "--buffer-size"
@@ -827,7 +863,7 @@ def require_memory(size: int, device: torch.device, what: str, flag: str) -> Non
             return  # unknown: let the allocation decide
     if size > free:
         where = "this machine" if device.type == "cpu" else str(device)
-        fail(f"{what} needs {size / 2**30:,.1f} GiB and {where} has {free / 2**30:,.1f} GiB free: lower {flag}")
+        fail(f"{what} would take {size / 2**30:,.1f} GiB and {where} has {free / 2**30:,.1f} GiB free: lower {flag}")
 
 
 class TorchThreads:
@@ -874,6 +910,17 @@ def cpu_seconds() -> tuple[float, float, float] | None:
     return time.monotonic(), busy / os.sysconf("SC_CLK_TCK"), own.user + own.system
 
 
+def check_writable(directory: str) -> None:
+    """Refuse a run directory that cannot be created or written in, before anything is built or written."""
+    existing = os.path.abspath(directory)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        fail(f"cannot create {directory}: {existing} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        fail(f"cannot write in {existing}: run the script where you may write")
+
+
 def format_duration(seconds: float) -> str:
     minutes, seconds = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
@@ -910,6 +957,7 @@ class Run:
         self.envs = self.writer = self.tracking = None
         self.previous_handlers = {}
         self.threads = threads
+        check_writable(self.run_dir)
 
     def start(self, envs, agent: Agent, buffer: ReplayBuffer, exploration) -> tuple[np.ndarray, int, int]:
         """Open the logs, restore the checkpoint of a resumed run and catch stop signals; return the first
@@ -1129,12 +1177,19 @@ def parse_args(argv: list[str] | None) -> tuple[Args, dict | None, str | None]:
         # Evaluating may use another env with the same shapes, and another seed.
         may_change = RUN_CONTROL_FLAGS | ({"env_id", "seed"} if args.eval_only else set())
         args = args_from_checkpoint(argv, checkpoint["args"], checkpoint_path, may_change)
+        if args.resume is not None and args.total_timesteps < checkpoint["global_step"]:
+            step = checkpoint["global_step"]
+            fail(f"{checkpoint_path} is at step {step:,}: --total-timesteps must be at least that to go on")
+    check_common_args(args)
     check_args(args)
     return args, checkpoint, checkpoint_path
 
 
 def main(argv: list[str] | None = None) -> dict | None:
     """Train (or evaluate, with --eval-only); return the run directory, agent and buffer, for notebooks and tests."""
+    # The MuJoCo -v4 tasks are the benchmark of this project (and CleanRL's): gymnasium's advice to
+    # move to -v5 would be printed by every run.
+    warnings.filterwarnings("ignore", ".*The environment .* is out of date", DeprecationWarning)
     args, checkpoint, checkpoint_path = parse_args(argv)
     random.seed(args.seed)
     np.random.seed(args.seed)
