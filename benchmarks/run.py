@@ -97,7 +97,8 @@ def script_args(script: str, flags: tuple[str, ...]) -> dict:
         lines = [line.strip() for line in output.getvalue().splitlines() if line.strip().strip("-")]
         reason = lines[1] if len(lines) > 1 else "see its --help"
         fail(f"{script} rejects the flags after `--` ({' '.join(flags)}): {reason}")
-    module.check_args(args)  # the script's own one-line error and exit status 2 on values it refuses
+    module.check_common_args(args)  # the script's own one-line error and exit status 2 on values it refuses
+    module.check_args(args)
     return dataclasses.asdict(args)
 
 
@@ -323,9 +324,23 @@ def main(argv: list[str] | None = None) -> None:
     description = f"{__doc__.split(chr(10))[0]}\n\nUsage: {USAGE}"
     args = tyro.cli(Args, args=argv[:split], description=description)
     script_flags = argv[split + 1 :]
+    for name, values in (("--scripts", args.scripts), ("--env-ids", args.env_ids), ("--seeds", args.seeds)):
+        if not values:
+            fail(f"{name} is empty: give at least one")
     for script in args.scripts:
-        if not (ROOT / script).is_file():
-            fail(f"no script {script!r} in {ROOT}; choose from {', '.join(SCRIPTS)}")
+        if script not in SCRIPTS:
+            fail(f"--scripts: {script!r} is not one of the algorithm scripts: choose from {', '.join(SCRIPTS)}")
+    if min(args.seeds) < 0:
+        fail(f"--seeds must not be negative, got {min(args.seeds)}")
+    if args.checkpoint_frequency < 0:
+        fail(f"--checkpoint-frequency must not be negative (0: no checkpoints), got {args.checkpoint_frequency}")
+    existing = args.runs_dir.resolve()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        fail(
+            f"cannot write the runs in {args.runs_dir}: {existing} is {'not a directory' if not existing.is_dir() else 'not writable'}"
+        )
     if args.backend not in ("local", "ray"):
         fail(f"--backend must be local or ray, got {args.backend!r}")
     if args.workers < 1:
