@@ -166,13 +166,36 @@ def median_cell(values: list[float]) -> str:
     return f"**{statistics.median(values):.0f}** ({runs})"
 
 
+def fail(message: str) -> None:
+    print(f"speed.py: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def check(args: Args) -> None:
+    """Refuse, in one line and before any run, what would fail later."""
+    if not args.scripts:
+        fail("--scripts is empty: give at least one")
+    for script in args.scripts:
+        if script not in SCRIPTS:
+            fail(f"--scripts: {script!r} is not one of the algorithm scripts: choose from {', '.join(SCRIPTS)}")
+    if args.repeats < 1 or args.warmup < 0:
+        fail(f"--repeats must be at least 1 and --warmup not negative, got {args.repeats} and {args.warmup}")
+    if args.steps < 200:  # the clock reads the losses logged every 100 updates: two of them at least
+        fail(f"--steps must be at least 200, got {args.steps}")
+    if args.learning_starts < 1:
+        fail(f"--learning-starts must be at least 1 (the buffer needs data), got {args.learning_starts}")
+    if args.threads is not None and args.threads < 1:
+        fail(f"--threads must be at least 1, got {args.threads}")
+    if args.side_by_side < 0:
+        fail(f"--side-by-side must not be negative, got {args.side_by_side}")
+    if args.cleanrl_dir is not None and not (args.cleanrl_dir / "cleanrl").is_dir():
+        fail(f"--cleanrl-dir {args.cleanrl_dir} has no cleanrl/ folder: give a CleanRL checkout")
+    load_script(args.scripts[0]).make_vector_env(args.env_id, 1).close()  # the script's one-line error if unknown
+
+
 def main() -> None:
     args = tyro.cli(Args, description=__doc__.split("\n\n")[0])
-    for script in args.scripts:
-        if not (ROOT / script).is_file():
-            sys.exit(f"speed.py: error: no script {script!r} in {ROOT}; choose from {', '.join(SCRIPTS)}")
-    if args.cleanrl_dir is not None and not (args.cleanrl_dir / "cleanrl").is_dir():
-        sys.exit(f"speed.py: error: --cleanrl-dir {args.cleanrl_dir} has no cleanrl/ folder: give a CleanRL checkout")
+    check(args)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     logs = Path(tempfile.mkdtemp(prefix="speed_logs_"))
