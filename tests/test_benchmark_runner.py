@@ -10,6 +10,7 @@ import time
 import matplotlib.image
 import numpy as np
 import pytest
+import run
 from common import machine_description, versions
 from helpers import ROOT, TESTS
 from plot import RunLog, bootstrap_interval, final_return, iqm, mean_band, recent_mean_curve, update_docs
@@ -133,6 +134,70 @@ def test_ray_backend_runs_a_tiny_benchmark(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for seed in (1, 2):
         assert (runs_dir / f"Pendulum-v1__sac_continuous__{seed}" / "result.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--seeds", "-1"], "--seeds must not be negative"),
+        (["--seeds"], "--seeds is empty"),
+        (["--scripts"], "--scripts is empty"),
+        (["--env-ids"], "--env-ids is empty"),
+        (["--scripts", "README.md"], "is not one of the algorithm scripts"),
+        (["--checkpoint-frequency", "-1"], "--checkpoint-frequency must not be negative"),
+        (["--threads-per-run", "-1"], "--threads-per-run must be at least 1"),
+        (["--", "--seed=7"], "give --seed to the runner"),
+        (["--", "--env-id=Hopper-v4"], "give --env-id to the runner"),
+        (["--", "--threads", "2"], "give --threads to the runner"),
+        (["--", "--gamma", "2"], "--gamma must be in [0, 1]"),
+        (["--", "--no-such-flag"], "rejects the flags after `--`"),
+        (["--", "--total-timesteps", "-5"], "must not be negative"),
+    ],
+)
+def test_bad_runner_input_ends_in_one_line_before_any_run(tmp_path, flags, message):
+    runs_dir = tmp_path / "runs"
+    split = flags.index("--") if "--" in flags else len(flags)
+    result = call([*RUNNER, "--runs-dir", str(runs_dir), *flags[:split], *flags[split:]])
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not runs_dir.exists()
+
+
+def test_a_runs_dir_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    result = call([*RUNNER, "--runs-dir", str(tmp_path / "file" / "runs")])
+    assert result.returncode == 2 and "is not a directory" in result.stderr
+
+
+def test_the_ray_backend_without_ray_stops_before_writing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
+    runs_dir = tmp_path / "runs"
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["--backend", "ray", "--runs-dir", str(runs_dir), "--", *TINY])
+    assert exit_info.value.code == 2 and "needs Ray" in capsys.readouterr().err
+    assert not runs_dir.exists()
+
+
+def test_the_help_says_that_script_flags_go_after_the_separator():
+    result = call([*RUNNER, "--help"])
+    assert result.returncode == 0 and "-- [SCRIPT FLAGS" in result.stdout
+
+
+def test_the_same_flags_in_another_order_or_spelling_are_the_same_benchmark(tmp_path):
+    task = run.Run("td3_continuous.py", "Pendulum-v1", 1)
+    (tmp_path / "result.json").write_text(json.dumps({"script_flags": ["--gamma", "0.9", "--batch-size", "32"]}))
+    assert run.status(task, tmp_path, ["--batch-size", "32", "--gamma", "0.9"]) == "done"
+    assert run.status(task, tmp_path, ["--batch-size=32", "--gamma=0.9"]) == "done"
+    assert (
+        run.status(task, tmp_path, ["--batch-size", "32", "--gamma", "0.9", "--total-timesteps", "2000000"]) == "extend"
+    )
+    assert run.status(task, tmp_path, ["--batch-size", "32", "--gamma", "0.9", "--total-timesteps", "10"]) == "conflict"
+    assert run.status(task, tmp_path, ["--batch-size", "64", "--gamma", "0.9"]) == "conflict"
+
+
+def test_runs_get_the_scripts_threads_flag(tmp_path):
+    args = run.Args(runs_dir=tmp_path, workers=2, threads_per_run=None)
+    command = run.prepare(run.Run("td3_continuous.py", "Pendulum-v1", 1), args, [])
+    assert command[command.index("--threads") + 1] == str(max(1, (os.cpu_count() or 1) // 2))
 
 
 # ---------------------------------------------------------------------------------------
