@@ -86,13 +86,22 @@ def test_a_tiny_report_against_a_stand_in_cleanrl(tmp_path):
     assert float(cells[5]) == pytest.approx(td3_flops_per_step(3, 1) / 1e9, abs=1e-3)
 
 
-def test_a_missing_script_or_cleanrl_checkout_is_a_one_line_error(tmp_path):
-    for flags, message in [
-        (["--scripts", "ppo.py"], "no script 'ppo.py'"),
-        (["--cleanrl-dir", str(tmp_path)], "has no cleanrl/ folder"),
-    ]:
-        result = subprocess.run(
-            [sys.executable, str(ROOT / "benchmarks" / "speed.py"), *flags], capture_output=True, text=True, check=False
-        )
-        assert result.returncode != 0
-        assert message in result.stderr and "Traceback" not in result.stderr
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--scripts", "ppo.py"], "'ppo.py' is not one of the algorithm scripts"),
+        (["--cleanrl-dir", "."], "has no cleanrl/ folder"),
+        (["--repeats", "0"], "--repeats must be at least 1"),
+        (["--threads", "0"], "--threads must be at least 1"),
+        (["--steps", "0"], "--steps must be at least 200"),
+        (["--learning-starts", "-1"], "--learning-starts must be at least 1"),
+        (["--env-id", "NoSuchEnv-v0"], "cannot make --env-id 'NoSuchEnv-v0'"),
+    ],
+)
+def test_bad_input_is_a_one_line_error_before_any_run(tmp_path, flags, message):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "speed.py"), *flags],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
