@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from google.protobuf.message import DecodeError
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator, ScalarEvent
+from tensorboard.compat.proto import event_pb2
+from tensorboard.compat.tensorflow_stub import errors as record_errors
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import PyRecordReader_New
+from tensorboard.util import tensor_util
 
 ROOT = Path(__file__).resolve().parent.parent
 # The algorithm scripts, in the order of the docs: DDPG, then the two that build on it.
@@ -31,6 +36,52 @@ def scalar_events(run_dir: str | Path) -> dict[str, list[ScalarEvent]]:
     events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})  # 0: keep every event
     events.Reload()
     return {tag: events.Scalars(tag) for tag in events.Tags()["scalars"]}
+
+
+class DamagedLogError(ValueError):
+    """A TensorBoard log that cannot be read as written: no event file, a failed checksum, a cut-off record."""
+
+
+def checked_scalar_events(run_dir: str | Path, complete: bool = True) -> dict[str, list[ScalarEvent]]:
+    """`scalar_events`, but a damaged log raises `DamagedLogError` saying which file and what, instead of
+    being read silently up to the damage (TensorBoard's reader stops at the first bad record and says nothing).
+
+    Every record's checksums are verified. A record cut off at the end of a file is what an attempt killed
+    while writing leaves (a resumed run goes on in a later file), or a run that is still writing: the records
+    before it are returned, except at the end of the last file of a run that has finished (`complete=True`),
+    where it is damage. As TensorBoard does, a restart marker
+    (SessionLog.START, written by a resumed run) drops the values logged at or after its step before it.
+    """
+    files = sorted(path for path in Path(run_dir).iterdir() if "tfevents" in path.name and path.is_file())
+    if not files:
+        raise DamagedLogError(f"no TensorBoard event file in {run_dir}")
+    scalars: dict[str, list[ScalarEvent]] = {}
+    for number, path in enumerate(files, 1):
+        reader = PyRecordReader_New(str(path))
+        while True:
+            try:
+                reader.GetNext()
+            except record_errors.OutOfRangeError:  # the end of the file
+                break
+            except record_errors.DataLossError as error:
+                if "truncated record" in error.message and (number < len(files) or not complete):
+                    break  # an attempt killed while writing (a later file goes on), or a run still writing
+                raise DamagedLogError(f"{path.name}: {error.message.replace(f'{path} ', '')}") from None
+            try:
+                event = event_pb2.Event.FromString(reader.record())
+            except DecodeError as error:
+                raise DamagedLogError(f"{path.name}: a record is not an event ({error})") from None
+            if event.HasField("session_log") and event.session_log.status == event_pb2.SessionLog.START:
+                scalars = {tag: [e for e in events if e.step < event.step] for tag, events in scalars.items()}
+            for value in event.summary.value:
+                if value.HasField("simple_value"):
+                    number_value = value.simple_value
+                elif value.HasField("tensor") and value.metadata.plugin_data.plugin_name == "scalars":
+                    number_value = float(tensor_util.make_ndarray(value.tensor))
+                else:
+                    continue
+                scalars.setdefault(value.tag, []).append(ScalarEvent(event.wall_time, event.step, number_value))
+    return {tag: events for tag, events in scalars.items() if events}
 
 
 def read_scalars(run_dir: str | Path) -> dict[str, list[tuple[int, float]]]:

@@ -135,7 +135,7 @@ def test_quoted_benchmark_rows_are_the_committed_results():
     results = ROOT / "benchmarks" / "results" / "results.md"
     committed = set(results.read_text().splitlines()) if results.exists() else set()
     row = re.compile(r"^\| [\w.-]+ \| `\w+_continuous\.py` \| \d+ \|.*$", flags=re.MULTILINE)
-    for doc in DOCS:
+    for doc in (doc for doc in DOCS if doc.name != "results.md"):  # not the tables plot.py writes itself
         for quoted in row.findall(doc.read_text()):
             assert quoted in committed, f"{doc.name} quotes a row that is not in {results.name}: {quoted}"
 

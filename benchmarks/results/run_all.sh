@@ -15,3 +15,10 @@ python benchmarks/run.py "${COMMON[@]}" --env-ids HalfCheetah-v4 Hopper-v4 Walke
 # Figures, table, the results sections of the docs, and the Q-value figures of docs/td3.md and docs/ddpg.md
 python benchmarks/plot.py --runs-dir "$RUNS" --output-dir benchmarks/results \
     --update-docs docs/*.md benchmarks/results/README.md --q-values Hopper-v4 HalfCheetah-v4
+# CleanRL's TD3 beside ours on HalfCheetah-v4 and Hopper-v4, seeds 1-3, 100k steps: the runs of
+# cleanrl/run_cleanrl.sh (CleanRL's own scripts in their own environment, see that file), compared by their
+# training returns (charts/episodic_return, which both log: CleanRL does not evaluate). --min-steps leaves
+# out CleanRL runs still going; redraw after more have finished.
+python benchmarks/plot.py --runs-dir "$RUNS" benchmarks/results/cleanrl --env-ids HalfCheetah-v4 Hopper-v4 \
+    --scripts td3_continuous.py td3_continuous_action --final training --min-steps 99900 \
+    --output-dir benchmarks/results/cleanrl_overlay

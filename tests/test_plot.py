@@ -1,0 +1,286 @@
+"""benchmarks/plot.py: per-task statistics, the across-task aggregate, reading any runs directory, the figures."""
+
+import json
+import warnings
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from plot import (
+    RANDOM_RETURNS,
+    REFERENCE_RETURNS,
+    RunLog,
+    aggregate,
+    algorithm_name,
+    caption,
+    draw_panel,
+    iqm,
+    main,
+    normalised,
+    performance_profile,
+    profile_band,
+    random_policy_return,
+    read_runs,
+    stratified_bootstrap,
+    stratified_iqm_interval,
+    styles,
+    table,
+)
+
+START = 1_700_000_000.0  # the wall time of a run's first event
+SECONDS_PER_STEP = 3.6  # so that 1,000 steps take one hour
+
+
+def write_run(log_dir: Path, returns, evaluations=(), args: dict | None = None, episode_length: int = 100) -> Path:
+    """A TensorBoard log as the scripts and CleanRL write it: an episode every `episode_length` steps."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(log_dir))
+    for i, value in enumerate(returns, 1):
+        step = i * episode_length
+        writer.add_scalar("charts/episodic_return", value, step, walltime=START + step * SECONDS_PER_STEP)
+        writer.add_scalar("losses/qf1_values", value / 2, step, walltime=START + step * SECONDS_PER_STEP)
+    for step, value in evaluations:
+        writer.add_scalar("eval/episodic_return", value, step, walltime=START + step * SECONDS_PER_STEP + 1)
+    writer.close()
+    if args is not None:
+        (log_dir / "args.json").write_text(json.dumps(args))
+    return log_dir
+
+
+def ours(runs_dir: Path, env_id: str, seed: int, returns, evaluations=(), total_timesteps: int = 1000) -> Path:
+    """A run of td3_continuous.py in a plain `runs/` directory: named by the script, with its args.json."""
+    args = {"exp_name": "td3_continuous", "env_id": env_id, "seed": seed, "total_timesteps": total_timesteps}
+    return write_run(runs_dir / f"{env_id}__td3_continuous__{seed}__{1_700_000_000 + seed}", returns, evaluations, args)
+
+
+def cleanrl(runs_dir: Path, env_id: str, seed: int, returns) -> Path:
+    """A run of CleanRL's td3_continuous_action.py: the same name and tags, no args.json, no evaluations."""
+    return write_run(runs_dir / f"{env_id}__td3_continuous_action__{seed}__{1_700_000_000 + seed}", returns)
+
+
+def evaluated_run(seed: int, final: float, eval_steps=(500.0, 1000.0)) -> RunLog:
+    steps = np.arange(100.0, 1001.0, 100.0)
+    return RunLog(
+        "td3_continuous.py", "Hopper-v4", seed, 60.0, steps, np.ones(10), np.array(eval_steps),
+        np.array([0.0] * (len(eval_steps) - 1) + [final]),
+    )  # fmt: skip
+
+
+def rows_of(report: str) -> dict[str, list[str]]:
+    """The per-task rows of results.md, by script: their cells."""
+    rows = {}
+    for line in report.splitlines():
+        cells = [cell.strip() for cell in line.split("|")[1:-1]]
+        if len(cells) == 7 and cells[1].startswith("`"):
+            rows[cells[1].strip("`")] = cells
+    return rows
+
+
+# ---------------------------------------------------------------------------------------
+# Per task: mean ± sample standard deviation with n, and the standard error of the mean
+# ---------------------------------------------------------------------------------------
+def test_the_table_gives_the_sample_std_and_the_standard_error_and_says_so():
+    text = table([evaluated_run(seed, final) for seed, final in ((1, 10.0), (2, 20.0), (3, 30.0))])
+    header, _, row = text.strip().splitlines()
+    assert "n (runs)" in header and "mean ± sample std (ddof=1)" in header
+    assert "standard error of the mean (sample std / √n)" in header
+    assert "bootstrap" not in text and "IQM" not in text  # no per-task interval that 3 seeds cannot give
+    cells = [cell.strip() for cell in row.split("|")[1:-1]]
+    assert cells[2] == "3"
+    assert cells[3] == "20.0 ± 10.0"  # ddof=1; the population std (ddof=0) would be 8.2
+    assert cells[4] == "5.8"  # 10 / sqrt(3)
+    assert cells[5] == "last evaluation"
+
+
+def test_a_single_run_has_no_spread():
+    (row,) = table([evaluated_run(1, 10.0)]).strip().splitlines()[2:]
+    assert "| 10.0 ± n/a | n/a |" in row
+
+
+# ---------------------------------------------------------------------------------------
+# Across tasks: normalised scores, stratified bootstrap IQM, performance profile
+# ---------------------------------------------------------------------------------------
+def test_scores_are_normalised_from_the_random_policy_to_the_reference():
+    for env_id in RANDOM_RETURNS:
+        assert normalised(env_id, [RANDOM_RETURNS[env_id], REFERENCE_RETURNS[env_id]]).tolist() == [0.0, 1.0]
+    # The TD3 paper's Table 1, TD3 row; Pendulum-v1 is not in it: 0 bounds its returns.
+    assert REFERENCE_RETURNS == {
+        "HalfCheetah-v4": 9636.95, "Hopper-v4": 3564.07, "Walker2d-v4": 4682.82, "InvertedPendulum-v4": 1000.0,
+        "Pendulum-v1": 0.0,
+    }  # fmt: skip
+
+
+def test_the_random_policy_constant_is_what_the_measurement_gives():
+    pytest.importorskip("gymnasium")  # imported first: it sets its own warning filters
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # gymnasium: v4 is out of date
+        measured = random_policy_return("InvertedPendulum-v4")
+    assert round(measured, 2) == RANDOM_RETURNS["InvertedPendulum-v4"]
+
+
+def test_stratified_bootstrap_resamples_within_each_task():
+    rng = np.random.default_rng(0)
+    assert stratified_iqm_interval([[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]], rng) == (0.5, 0.5, 0.5)  # all equal
+    # Every resample keeps 3 runs of each task: the IQM of 0,0,0,1,1,1 is always 0.5. A bootstrap over the
+    # six runs pooled would draw, say, five zeros, and its interval would not collapse.
+    samples = stratified_bootstrap([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], rng)
+    assert samples.shape == (2000, 6) and (samples[:, :3] == 0).all() and (samples[:, 3:] == 1).all()
+    assert stratified_iqm_interval([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], rng) == (0.5, 0.5, 0.5)
+    # Task A's two runs resampled: (0, 0) with probability 1/4, else a 1 among them; task B stays 10, 10, 10.
+    # Pooled, 5 runs, one cut at each end: IQM 20/3 for (0, 0), 7 otherwise; the percentile interval spans both.
+    value, low, high = stratified_iqm_interval([[0.0, 1.0], [10.0, 10.0, 10.0]], rng)
+    assert value == 7.0 and low == pytest.approx(20 / 3) and high == 7.0
+
+
+def test_iqm_drops_a_quarter_at_each_end_of_all_runs():
+    assert iqm([3, 0, 1, 2, 7, 6, 5, 4]) == 3.5  # keeps 2, 3, 4, 5
+    value, _, _ = stratified_iqm_interval([[0, 1, 2, 3], [4, 5, 6, 7]], np.random.default_rng(0))
+    assert value == 3.5  # over the runs of both tasks together
+
+
+def test_performance_profile_is_the_fraction_of_runs_above_tau():
+    scores = np.array([0.1, 0.5, 0.9, 1.2])
+    assert performance_profile(scores, np.array([0.0, 0.5, 1.0, 2.0])).tolist() == [1.0, 0.5, 0.25, 0.0]
+    profile, low, high = profile_band([[0.2, 0.2], [0.8, 0.8]], np.array([0.0, 0.5, 1.0]), np.random.default_rng(0))
+    assert profile.tolist() == low.tolist() == high.tolist() == [1.0, 0.5, 0.0]  # within-task resamples: no spread
+    profile, low, high = profile_band([[0.2, 0.8]], np.array([0.5]), np.random.default_rng(0))
+    assert (profile[0], low[0], high[0]) == (0.5, 0.0, 1.0)
+
+
+def test_the_aggregate_compares_algorithms_on_the_tasks_that_all_of_them_ran():
+    def run(script: str, env_id: str, final: float) -> RunLog:
+        steps = np.arange(100.0, 1001.0, 100.0)
+        return RunLog(script, env_id, 1, 60.0, steps, np.full(10, final), np.array([]), np.array([]))
+
+    runs = [run("td3_continuous.py", "Hopper-v4", 3564.07), run("td3_continuous_action", "Hopper-v4", 32.09)]
+    runs += [run("td3_continuous.py", "Walker2d-v4", 5.0), run("td3_continuous.py", "MyEnv-v0", 5.0)]
+    result = aggregate(runs, np.random.default_rng(0))
+    assert {script: list(by_task) for script, by_task in result.scores.items()} == {
+        "td3_continuous.py": ["Hopper-v4"], "td3_continuous_action": ["Hopper-v4"],
+    }  # fmt: skip
+    assert result.iqms["td3_continuous.py"] == pytest.approx((1.0, 1.0, 1.0))
+    assert result.iqms["td3_continuous_action"][0] == pytest.approx(0.0)
+    assert result.left_out == ["MyEnv-v0 (no normalisation constants)", "Walker2d-v4 (no run of CleanRL TD3)"]
+
+
+# ---------------------------------------------------------------------------------------
+# Reading any directory of runs
+# ---------------------------------------------------------------------------------------
+def test_plain_runs_and_cleanrl_runs_are_read_named_and_tabulated(tmp_path):
+    runs_dir, cleanrl_dir = tmp_path / "runs", tmp_path / "cleanrl"
+    for seed in (1, 2):
+        ours(runs_dir, "Hopper-v4", seed, [100.0 * seed] * 10, [(500, 5.0), (1000, 300.0 * seed)])
+        cleanrl(cleanrl_dir / f"Hopper-v4__td3_continuous_action__{seed}" / "runs", "Hopper-v4", seed, [50.0] * 10)
+    main(["--runs-dir", str(runs_dir), str(cleanrl_dir), "--output-dir", str(tmp_path / "out")])
+    runs = read_runs([runs_dir, cleanrl_dir])
+    assert sorted((run.script, run.seed) for run in runs) == [
+        ("td3_continuous.py", 1), ("td3_continuous.py", 2), ("td3_continuous_action", 1), ("td3_continuous_action", 2),
+    ]  # fmt: skip
+    assert [algorithm_name(s) for s in ("td3_continuous.py", "td3_continuous_action", "my_variant")] == [
+        "TD3", "CleanRL TD3", "my_variant",
+    ]  # fmt: skip
+    (cleanrl_run,) = [run for run in runs if run.script == "td3_continuous_action" and run.seed == 1]
+    assert cleanrl_run.wall_time_seconds == pytest.approx(900 * SECONDS_PER_STEP)  # from the events' wall times
+    report = (tmp_path / "out" / "results.md").read_text()
+    rows = rows_of(report)
+    assert (
+        rows["td3_continuous.py"][2:4] == ["2", "450.0 ± 212.1"] and rows["td3_continuous.py"][5] == "last evaluation"
+    )
+    assert rows["td3_continuous_action"][2:4] == ["2", "50.0 ± 0.0"]
+    assert rows["td3_continuous_action"][5] == "last 10 training episodes"
+    # The aggregate, with its normalisation and the command.
+    assert "| TD3 | 1 | 2 |" in report and "| CleanRL TD3 | 1 | 2 |" in report
+    assert "95% stratified bootstrap CI" in report and "arXiv:1802.09477" in report
+    assert f"| `Hopper-v4` | {RANDOM_RETURNS['Hopper-v4']:.2f} | 3564.07 |" in report
+    assert f"--runs-dir {runs_dir} {cleanrl_dir}" in report
+    for name in ("Hopper-v4.png", "all_envs.png", "aggregate.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 10_000
+    assert not (tmp_path / "out" / "all_envs_evaluation.png").exists()  # CleanRL's runs do not evaluate
+    # Only some envs and scripts; the training returns as the final return of every run.
+    main(["--runs-dir", str(runs_dir), str(cleanrl_dir), "--output-dir", str(tmp_path / "td3"),
+          "--scripts", "td3_continuous.py", "--final", "training"])  # fmt: skip
+    rows = rows_of((tmp_path / "td3" / "results.md").read_text())
+    assert list(rows) == ["td3_continuous.py"] and rows["td3_continuous.py"][3] == "150.0 ± 70.7"
+
+
+def test_damaged_and_unfinished_runs_are_skipped_with_one_line_each(tmp_path, capsys):
+    runs_dir = tmp_path / "runs"
+    good = [ours(runs_dir, "Hopper-v4", seed, [10.0] * 10) for seed in (1, 2)]
+    damaged = ours(runs_dir, "Hopper-v4", 3, [10.0] * 10)
+    (event_file,) = damaged.glob("events.out.tfevents.*")
+    data = bytearray(event_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte
+    event_file.write_bytes(bytes(data))
+    unfinished = ours(runs_dir, "Hopper-v4", 4, [10.0] * 5, total_timesteps=1000)  # logged up to step 500
+    # A run of benchmarks/run.py whose result.json is not JSON.
+    runner_run = tmp_path / "runs" / "Hopper-v4__td3_continuous__5"
+    ours(runner_run / "runs", "Hopper-v4", 5, [10.0] * 10)
+    (runner_run / "result.json").write_text('{"script": "td3_cont')
+    runs = read_runs([runs_dir])
+    assert sorted(run.source for run in runs) == sorted(str(path.relative_to(tmp_path)) for path in good)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3, lines
+    assert any(
+        f"skipped {damaged.relative_to(tmp_path)}: {event_file.name}: failed " in line and "crc32 check" in line
+        for line in lines
+    )
+    assert any(
+        f"skipped {unfinished.relative_to(tmp_path)}: unfinished: logged up to step 500 of" in line for line in lines
+    )
+    assert any(
+        f"skipped {runner_run.relative_to(tmp_path)}/result.json: unreadable result.json" in line for line in lines
+    )
+    # CleanRL's runs say nothing of their budget: --min-steps leaves out those still going.
+    cleanrl(tmp_path / "cleanrl", "Hopper-v4", 1, [10.0] * 10)
+    cleanrl(tmp_path / "cleanrl", "Hopper-v4", 2, [10.0] * 4)
+    assert [run.seed for run in read_runs([tmp_path / "cleanrl"], min_steps=1000)] == [1]
+    assert "logged up to step 400, under --min-steps 1,000" in capsys.readouterr().err
+
+
+def test_nothing_to_plot_is_one_line_and_exit_status_2(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    for argv in (["--runs-dir", str(tmp_path / "empty")], ["--runs-dir", str(tmp_path / "missing")]):
+        with pytest.raises(SystemExit) as stopped:
+            main(argv)
+        assert stopped.value.code == 2
+        error = capsys.readouterr().err
+        assert error.startswith("plot.py: error: ") and error.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------
+def test_evaluations_are_drawn_at_their_steps_with_markers_and_the_band_is_min_to_max():
+    runs = [evaluated_run(seed, final, eval_steps=(300.0, 600.0, 900.0)) for seed, final in ((1, 10.0), (2, 40.0))]
+    figure, axes = plt.subplots()
+    draw_panel(axes, runs, "evaluation", "steps", styles(["td3_continuous.py"]))
+    (line,) = axes.lines
+    assert line.get_xdata().tolist() == [300.0, 600.0, 900.0] and line.get_marker() == "o"
+    assert line.get_ydata().tolist() == [0.0, 0.0, 25.0] and line.get_label() == "TD3"
+    (band,) = axes.collections
+    assert band.get_paths()[0].vertices[:, 1].min() == 0.0 and band.get_paths()[0].vertices[:, 1].max() == 40.0
+    plt.close(figure)
+    assert "min to max over seeds" in caption("evaluation", "steps", "3 seeds") and "3 seeds" in caption(
+        "training", "steps", "3 seeds"
+    )
+
+
+def test_svg_figures_and_wall_clock_hours(tmp_path):
+    runs_dir = tmp_path / "runs"
+    for seed in (1, 2):
+        ours(runs_dir, "Pendulum-v1", seed, [-1000.0 + 100 * i for i in range(10)], [(500, -500.0), (1000, -200.0)])
+    main(["--runs-dir", str(runs_dir), "--output-dir", str(tmp_path / "out"), "--format", "svg", "--x", "time"])
+    for name in ("Pendulum-v1", "all_envs", "Pendulum-v1_evaluation", "all_envs_evaluation", "aggregate"):
+        assert (tmp_path / "out" / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+        assert not (tmp_path / "out" / f"{name}.png").exists()
+    # On the time axis: hours since each run's first event (here step 100, so step 1,000 is 0.9 h later).
+    runs = read_runs([runs_dir])
+    figure, axes = plt.subplots()
+    draw_panel(axes, runs, "training", "time", styles(["td3_continuous.py"]))
+    assert axes.lines[0].get_xdata().max() == pytest.approx(0.9) and axes.get_xlabel() == "wall-clock hours"
+    axes.clear()
+    draw_panel(axes, runs, "evaluation", "time", styles(["td3_continuous.py"]))
+    assert axes.lines[0].get_xdata().tolist() == pytest.approx([(400 * 3.6 + 1) / 3600, (900 * 3.6 + 1) / 3600])
+    plt.close(figure)
