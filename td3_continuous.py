@@ -150,6 +150,8 @@ def make_env(env_id: str, video_dir: str | None = None, record_every_episode: bo
             env = gym.make(env_id)  # no `render_mode` argument: custom envs need not accept one
         if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
             env = gym.wrappers.FlattenObservation(env)  # the networks take flat vectors
+        if not isinstance(env.observation_space, gym.spaces.Box):
+            raise TypeError(f"its observations, {env.observation_space}, do not flatten into a vector")
         return env
 
     return thunk
@@ -821,13 +823,18 @@ def check_environment(args: Args, device: torch.device) -> None:
         fail("--render opens a window, and there is no display (DISPLAY is not set): use --capture-video instead")
     if args.capture_video:
         try:  # one frame, as the video recorder will take them
-            env = gym.make(args.env_id, render_mode="rgb_array")
-            env.reset(seed=args.seed)
-            env.render()
-            env.close()
+            with warnings.catch_warnings(action="ignore"):  # gymnasium's warnings about render modes: the error says it
+                env = gym.make(args.env_id, render_mode="rgb_array")
+                env.reset(seed=args.seed)
+                env.render()
+                env.close()
         except Exception as error:  # noqa: BLE001  (whatever the renderer raises, the message says it)
-            fail(f"--capture-video: {args.env_id} cannot render ({first_line(error)}); MuJoCo needs OpenGL: EGL (MUJOCO_GL=egl, "
-                 "apt install libegl1) or OSMesa (MUJOCO_GL=osmesa, apt install libosmesa6)")  # fmt: skip
+            hint = (
+                "; MuJoCo renders with EGL (apt install libegl1) or OSMesa (MUJOCO_GL=osmesa)"
+                if "GL" in str(error)
+                else ""
+            )
+            fail(f"--capture-video: {args.env_id} cannot render frames ({first_line(error)}){hint}")
 
 
 def require_memory(size: int, device: torch.device, what: str, flag: str) -> None:

@@ -72,3 +72,29 @@ class DivergingEnv(CounterEnv):
 
 
 gym.register("Diverging-v0", entry_point=DivergingEnv, max_episode_steps=5)
+
+
+class RaisesEnv(CounterEnv):
+    """An environment whose constructor fails, as a user's unfinished one might."""
+
+    def __init__(self):
+        raise RuntimeError("the constructor fails")
+
+
+class MatrixActionEnv(CounterEnv):
+    def __init__(self, shape=(2, 2)):
+        super().__init__()
+        self.action_space = gym.spaces.Box(-1.0, 1.0, shape=shape, dtype=np.float32)
+
+
+class SequenceObservationEnv(CounterEnv):
+    def __init__(self):
+        super().__init__()
+        self.observation_space = gym.spaces.Sequence(gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32))
+
+
+gym.register("Raises-v0", entry_point=RaisesEnv)
+gym.register("MatrixAction-v0", entry_point=MatrixActionEnv, max_episode_steps=5)
+gym.register("ScalarAction-v0", entry_point=MatrixActionEnv, kwargs={"shape": ()}, max_episode_steps=5)
+gym.register("NoAction-v0", entry_point=MatrixActionEnv, kwargs={"shape": (0,)}, max_episode_steps=5)
+gym.register("SequenceObservation-v0", entry_point=SequenceObservationEnv, max_episode_steps=5)
