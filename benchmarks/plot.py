@@ -843,6 +843,11 @@ def main(argv: list[str] | None = None) -> None:
     for root in args.runs_dir:
         if not root.is_dir():
             fail(f"--runs-dir {root} is not a directory")
+    for doc in args.update_docs:  # checked before anything is written
+        if not doc.is_file():
+            fail(f"--update-docs {doc}: no such file")
+    if args.output_dir is not None and args.output_dir.exists() and not args.output_dir.is_dir():
+        fail(f"--output-dir {args.output_dir} is a file, not a directory")
     runs = read_runs(args.runs_dir, args.env_ids, args.scripts, args.min_steps)
     if not runs:
         where = " ".join(str(root) for root in args.runs_dir)

@@ -284,3 +284,16 @@ def test_svg_figures_and_wall_clock_hours(tmp_path):
     draw_panel(axes, runs, "evaluation", "time", styles(["td3_continuous.py"]))
     assert axes.lines[0].get_xdata().tolist() == pytest.approx([(400 * 3.6 + 1) / 3600, (900 * 3.6 + 1) / 3600])
     plt.close(figure)
+
+
+def test_output_paths_that_cannot_be_written_are_refused_before_any_figure(tmp_path, capsys):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "a_file").write_text("")
+    for flags, message in [
+        (["--update-docs", str(tmp_path / "missing.md")], "no such file"),
+        (["--output-dir", str(tmp_path / "a_file")], "is a file, not a directory"),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--runs-dir", str(tmp_path / "runs"), *flags])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a_file", "runs"]
