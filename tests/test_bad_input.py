@@ -1,7 +1,14 @@
 """Bad input ends with one clear line on stderr and exit status 2: no traceback, no run directory."""
 
+import errno
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
-from helpers import SCRIPTS, load_script, run_script
+import torch
+from helpers import ROOT, SCRIPTS, load_script, run_script
 
 BAD_FLAGS = [
     (["--env-id", "NoSuchEnv-v0"], "cannot make --env-id 'NoSuchEnv-v0'"),
@@ -10,14 +17,20 @@ BAD_FLAGS = [
     (["--env-id", "toy_envs:Unbounded-v0"], "wrap it with gymnasium.wrappers.ClipAction"),
     (["--batch-size", "512", "--buffer-size", "256"], "--batch-size (512) must be between 1 and --buffer-size (256)"),
     (["--batch-size", "0"], "--batch-size (0) must be between 1"),
-    (["--num-envs", "0"], "--num-envs must be at least 1, got 0"),
+    (["--num-envs", "0"], "--num-envs must be between 1 and 1024 (the envs step one after another), got 0"),
     (["--buffer-size", "0"], "--buffer-size must be at least 1, got 0"),
     (["--total-timesteps", "-5"], "--total-timesteps and --learning-starts must not be negative"),
     (["--learning-starts", "-1"], "--total-timesteps and --learning-starts must not be negative"),
     (["--policy-frequency", "0"], "--policy-frequency must be at least 1, got 0"),
     (["--tau", "0"], "--tau must be in (0, 1], got 0.0"),
     (["--gamma", "1.5"], "--gamma must be in [0, 1], got 1.5"),
-    (["--eval-episodes", "-1"], "--eval-episodes must not be negative, got -1"),
+    (["--eval-episodes", "-1"], "--eval-episodes must be at least 1, got -1"),
+    (["--hidden-sizes", "0", "300"], "--hidden-sizes must be one or more positive sizes, got (0, 300)"),
+    (["--threads", "0"], "--threads must be at least 1, got 0"),
+    (["--learning-rate", "0"], "--learning-rate must be positive, got 0.0"),
+    (["--gamma", "nan"], "--gamma must be a finite number, got nan"),
+    (["--seed", "-1"], "--seed must be between 0 and 2**31 - 1, got -1"),
+    (["--exp-name", "a/b"], "--exp-name names a directory and a file: no '/', got 'a/b'"),
 ]
 
 
@@ -25,9 +38,15 @@ BAD_FLAGS = [
 OWN_BAD_FLAGS = {
     "ddpg_continuous.py": [
         (["--critic-action-layer", "3"], "--critic-action-layer must be 1 or 2, got 3"),
-        (["--hidden-sizes", "0", "300"], "--hidden-sizes must be positive, got (0, 300)"),
-        (["--ou-sigma", "-1"], "--exploration-noise, --ou-sigma and --ou-theta must not be negative"),
-        (["--exploration-noise", "-0.1"], "--exploration-noise, --ou-sigma and --ou-theta must not be negative"),
+        (
+            ["--ou-sigma", "-1"],
+            "--exploration-noise, --ou-sigma, --ou-theta and --critic-weight-decay must not be negative",
+        ),
+        (
+            ["--exploration-noise", "-0.1"],
+            "--exploration-noise, --ou-sigma, --ou-theta and --critic-weight-decay must not be negative",
+        ),
+        (["--critic-weight-decay", "-1"], "--ou-theta and --critic-weight-decay must not be negative"),
         (["--ou-dt", "0"], "--ou-dt, --param-noise-initial-std and --param-noise-adapt-every must be positive"),
         (["--param-noise-adapt-every", "0"], "--ou-dt, --param-noise-initial-std and --param-noise-adapt-every"),
     ],
@@ -68,3 +87,115 @@ def test_bad_input_in_a_real_process(script, flags, tmp_path):
     assert result.stderr.startswith(f"{script}: error: ") and result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+# Inputs that reach further before they can be refused: every one still ends in one line, exit 2, nothing written.
+MORE_BAD_FLAGS = [
+    (["--env-id", "Hopper-v3"], "cannot make --env-id 'Hopper-v3'"),
+    (["--env-id", ":Pendulum-v1"], "cannot make --env-id ':Pendulum-v1'"),
+    (["--env-id", "toy_envs:Raises-v0"], "cannot make --env-id 'toy_envs:Raises-v0': the constructor fails"),
+    (["--env-id", "toy_envs:MatrixAction-v0"], "has actions shaped (2, 2)"),
+    (["--env-id", "toy_envs:ScalarAction-v0"], "has actions shaped ()"),
+    (["--env-id", "toy_envs:NoAction-v0"], "has actions shaped (0,)"),
+    (["--env-id", "toy_envs:SequenceObservation-v0"], "cannot make --env-id 'toy_envs:SequenceObservation-v0'"),
+    (["--env-id", "Pendulum-v1", "--buffer-size", "10000000000000"], "the replay buffer would take"),
+    (["--env-id", "Pendulum-v1", "--hidden-sizes", "1000000000", "1000000000"], "the networks would take"),
+    (["--env-id", "Pendulum-v1", "--num-envs", "1000000000"], "--num-envs must be between 1 and 1024"),
+    (["--env-id", "Pendulum-v1", "--learning-rate", "-1"], "--learning-rate must be positive"),
+    (["--env-id", "Pendulum-v1", "--exploration-noise", "nan"], "--exploration-noise must be a finite number"),
+    (["--env-id", "Pendulum-v1", "--seed", "4294967296"], "--seed must be between 0 and 2**31 - 1"),
+    (["--env-id", "Pendulum-v1", "--render"], "--render shows the episodes of --eval-only"),
+    (["--env-id", "toy_envs:Counter-v0", "--capture-video"], "--capture-video: toy_envs:Counter-v0 cannot render"),
+    (["--resume", "notes.txt"], "cannot load notes.txt: not a checkpoint or model of this script"),
+    (["--eval-only", "--checkpoint", "notes.txt"], "cannot load notes.txt: not a checkpoint or model of this script"),
+]
+
+
+@pytest.mark.parametrize(("flags", "message"), MORE_BAD_FLAGS, ids=[" ".join(f) for f, _ in MORE_BAD_FLAGS])
+def test_more_bad_input_in_a_real_process(flags, message, tmp_path):
+    """One script (TD3: the shared run control is the same text in all three) in a fresh process."""
+    (tmp_path / "notes.txt").write_text("not a checkpoint\n")
+    result = run_script("td3_continuous.py", *flags, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]  # nothing written
+
+
+def test_a_runs_path_that_is_a_file_is_refused_before_anything_is_written(tmp_path):
+    (tmp_path / "runs").write_text("a file where the runs go")
+    result = run_script("td3_continuous.py", "--env-id", "Pendulum-v1", "--total-timesteps", "10", cwd=tmp_path)
+    assert result.returncode == 2 and "is a file, not a directory" in result.stderr, result.stderr
+    assert (tmp_path / "runs").read_text() == "a file where the runs go"
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    """A run directory with a checkpoint at step 300 and a saved model."""
+    workdir = tmp_path_factory.mktemp("trained")
+    flags = ["--env-id", "Pendulum-v1", "--total-timesteps", "300", "--learning-starts", "200", "--batch-size", "32"]
+    result = run_script("td3_continuous.py", *flags, "--checkpoint-frequency", "300", "--save-model",
+                        "--eval-episodes", "1", cwd=workdir)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = (workdir / "runs").iterdir()
+    return run_dir
+
+
+def test_a_resume_to_fewer_steps_than_done_is_refused(trained_run, tmp_path):
+    before = (trained_run / "args.json").read_text()
+    result = run_script("td3_continuous.py", "--resume", str(trained_run), "--total-timesteps", "100", cwd=tmp_path)
+    assert result.returncode == 2 and "is at step 300: --total-timesteps must be at least that" in result.stderr
+    assert (trained_run / "args.json").read_text() == before
+
+
+def test_a_checkpoint_that_lacks_a_field_is_refused(trained_run, tmp_path):
+    (checkpoint,) = (trained_run / "checkpoints").glob("step_*.pt")
+    state = torch.load(checkpoint, weights_only=True)
+    del state["args"]["tau"], state["rng"]
+    torch.save(state, tmp_path / "damaged.pt")
+    result = run_script("td3_continuous.py", "--resume", str(tmp_path / "damaged.pt"), cwd=tmp_path)
+    assert result.returncode == 2 and "damaged, it lacks args.tau, rng" in result.stderr, result.stderr
+
+
+def test_eval_only_of_a_run_directory_finds_the_saved_model(trained_run, tmp_path):
+    (trained_run / "checkpoints" / "step_000000000300.pt").rename(tmp_path / "moved.pt")  # only the model is left
+    try:
+        result = run_script("td3_continuous.py", "--eval-only", "--checkpoint", str(trained_run),
+                            "--eval-episodes", "1", cwd=tmp_path)  # fmt: skip
+    finally:
+        (tmp_path / "moved.pt").rename(trained_run / "checkpoints" / "step_000000000300.pt")
+    assert result.returncode == 0 and "Pendulum-v1: " in result.stdout, result.stderr
+
+
+def test_render_without_a_display_says_so(trained_run, tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "td3_continuous.py"), "--eval-only", "--checkpoint", str(trained_run), "--render"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2 and "there is no display" in result.stderr, result.stderr
+
+
+def test_render_shows_the_episodes_where_there_is_a_display(trained_run, tmp_path):
+    # pygame draws Pendulum; SDL's dummy driver stands in for a screen.
+    result = run_script("td3_continuous.py", "--eval-only", "--checkpoint", str(trained_run), "--render",
+                        "--eval-episodes", "1", cwd=tmp_path, env={"DISPLAY": ":0", "SDL_VIDEODRIVER": "dummy"})  # fmt: skip
+    assert result.returncode == 0 and "Pendulum-v1: " in result.stdout, result.stderr
+
+
+def test_a_checkpoint_that_cannot_be_written_keeps_the_last_good_one(tmp_path, monkeypatch, capsys):
+    td3 = load_script("td3_continuous.py")
+    good = tmp_path / "checkpoints" / "step_000000000100.pt"
+    good.parent.mkdir()
+    good.write_bytes(b"the last good checkpoint")
+
+    def full_disk(state, file):
+        file.write(b"half a checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(td3.torch, "save", full_disk)
+    with pytest.raises(SystemExit) as exit_info:
+        td3.write_checkpoint(str(tmp_path), 200, {}, keep=3)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "No space left on device" in error and f"the last good checkpoint is {good}" in error
+    assert sorted(path.name for path in good.parent.iterdir()) == [good.name]  # no .tmp left behind

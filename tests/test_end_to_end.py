@@ -123,8 +123,8 @@ def test_trains_on_each_supported_environment(script, env_id):
     assert buffer.size == 250
     assert torch.isfinite(buffer.obs[:250]).all()
     # Policy actions stay inside each env's own bounds (Humanoid: +-0.4).
-    action_high = result["actor"].action_scale + result["actor"].action_bias
-    action_low = result["actor"].action_bias - result["actor"].action_scale
+    action_high = result["agent"].actor.action_scale + result["agent"].actor.action_bias
+    action_low = result["agent"].actor.action_bias - result["agent"].actor.action_scale
     policy_actions = buffer.actions[100:250]
     assert (policy_actions <= action_high + 1e-6).all() and (policy_actions >= action_low - 1e-6).all()
     assert "losses/qf_loss" in read_scalars(result["run_dir"])

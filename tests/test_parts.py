@@ -143,19 +143,44 @@ def test_exploration_actions_respect_each_dimensions_bounds(algo):
 def test_batched_critic_equals_independent_critics(script):
     algo = load_script(script)
     torch.manual_seed(0)
-    critic = algo.TwinCritic(obs_dim=5, action_dim=2)
+    critic = algo.Critic(obs_dim=5, action_dim=2)
     separate = separate_critics(critic)  # two ordinary MLPs holding the same weights
     obs, actions = torch.randn(16, 5), torch.randn(16, 2)
     q_batched = critic(obs, actions)
-    q_separate = torch.stack([net(torch.cat([obs, actions], 1)).squeeze(-1) for net in separate])
+    q_separate = torch.stack([net(obs, actions) for net in separate])
     assert q_batched.shape == (2, 16)
     assert torch.allclose(q_batched, q_separate, atol=1e-6)
     assert not torch.allclose(q_batched[0], q_batched[1])  # initialised independently
+    assert torch.allclose(critic(obs, actions, critics=1), q_batched[:1], atol=1e-6)  # the first critic alone
     # Gradients agree too.
     q_batched.sum().backward()
     q_separate.sum().backward()
-    for layer, linear in enumerate(module for module in separate[1] if isinstance(module, torch.nn.Linear)):
-        assert torch.allclose(critic.weights[layer].grad[1], linear.weight.grad.T, atol=1e-5)
+    gradients = {name: parameter.grad for name, parameter in critic.named_parameters()}
+    for batched, net in zip(separate_critics(critic, gradients), separate, strict=True):
+        for (name, gradient), parameter in zip(batched.named_parameters(), net.parameters(), strict=True):
+            assert torch.allclose(gradient, parameter.grad, atol=1e-5), name
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"action_layer": 2}, {"layer_norm": True}, {"action_layer": 2, "layer_norm": True, "num_critics": 3}],
+    ids=["plain", "action at layer 2", "layer norm", "all, three critics"],
+)
+def test_ddpgs_batched_critic_equals_independent_critics(options):
+    """DDPG's critic: one by default, with the action at the input or at the second layer, layer norm or not."""
+    ddpg = load_script("ddpg_continuous.py")
+    torch.manual_seed(0)
+    critic = ddpg.Critic(5, 2, (16, 8), **{"num_critics": 1} | options)
+    if options.get("layer_norm"):
+        with torch.no_grad():  # layer norms that do something (they start as the identity map)
+            for parameter in critic.norms.parameters():
+                parameter.add_(torch.randn_like(parameter) * 0.1)
+    obs, actions = torch.randn(16, 5), torch.randn(16, 2)
+    q_separate = torch.stack([net(obs, actions) for net in separate_critics(critic)])
+    assert critic(obs, actions).shape == (len(q_separate), 16)
+    assert torch.allclose(critic(obs, actions), q_separate, atol=1e-6)
+    fan_in = critic.weights[1].shape[1]
+    assert fan_in == 16 + (2 if options.get("action_layer") == 2 else 0)
 
 
 def test_soft_update_is_polyak_averaging(algo):

@@ -17,7 +17,7 @@ RUN = ["--total-timesteps", "4000", "--learning-starts", "500", "--batch-size", 
 def q_values_on_buffer(result):
     buffer = result["buffer"]
     with torch.no_grad():
-        q = result["critic"](buffer.obs[: buffer.size], buffer.actions[: buffer.size])
+        q = result["agent"].critic(buffer.obs[: buffer.size], buffer.actions[: buffer.size])
     return buffer.obs[: buffer.size], q.reshape(-1, buffer.size)
 
 
