@@ -37,7 +37,6 @@ BAD_FLAGS = [
 # The flags that only some scripts have.
 OWN_BAD_FLAGS = {
     "ddpg_continuous.py": [
-        (["--critic-action-layer", "3"], "--critic-action-layer must be 1 or 2, got 3"),
         (
             ["--ou-sigma", "-1"],
             "--exploration-noise, --ou-sigma, --ou-theta and --critic-weight-decay must not be negative",
@@ -199,3 +198,11 @@ def test_a_checkpoint_that_cannot_be_written_keeps_the_last_good_one(tmp_path, m
     error = capsys.readouterr().err
     assert "No space left on device" in error and f"the last good checkpoint is {good}" in error
     assert sorted(path.name for path in good.parent.iterdir()) == [good.name]  # no .tmp left behind
+
+
+def test_a_choice_outside_its_list_is_refused_by_the_parser(capsys, tmp_path):
+    """`--critic-action-layer` takes 1 or 2 (a Literal): tyro refuses 3 with its own message and exit 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        load_script("ddpg_continuous.py").main(["--critic-action-layer", "3"])
+    assert exit_info.value.code == 2 and "critic-action-layer" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
