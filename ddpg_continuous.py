@@ -118,7 +118,9 @@ class Args:
     cuda: bool = True
     """if toggled, train on CUDA when it is available (else on the CPU)"""
     compile: bool = False
-    """if toggled, `torch.compile` the update and the policy (CUDA graphs on a GPU); on the CPU, same results"""
+    """if toggled, `torch.compile` the update and the policy: fewer, fused kernels, same results"""
+    cudagraphs: bool = False
+    """if toggled, record the whole update and the policy as CUDA graphs and replay them (CUDA only; LeanRL's flag)"""
     save_model: bool = False
     """if toggled, save the networks to the run directory at the end and evaluate the saved actor"""
     checkpoint_frequency: int = 0
@@ -315,6 +317,7 @@ class ReplayBuffer:
         self.rewards, self.terminations = rewards[:, 0], terminations[:, 0]
         self.position = 0  # where the next transition goes
         self.size = 0  # how many transitions are stored
+        self.filled = torch.zeros((), dtype=torch.int64, device=device)  # the same number, on the device
 
     def add(self, obs, next_obs, actions, rewards, terminations) -> None:
         """Store a batch of transitions (one per env), overwriting the oldest when full."""
@@ -324,6 +327,7 @@ class ReplayBuffer:
         self.rows[index] = torch.as_tensor(rows, dtype=torch.float32, device=self.device)
         self.position = (self.position + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
+        self.filled.fill_(self.size)
 
     def state_dict(self) -> dict:
         """The stored transitions (copies of the filled part only) and the write position."""
@@ -333,12 +337,17 @@ class ReplayBuffer:
 
     def load_state_dict(self, state: dict) -> None:
         self.position, self.size = state["position"], state["size"]
+        self.filled.fill_(self.size)
         for name in self.FIELDS:
             getattr(self, name)[: self.size] = state[name].to(self.device)
 
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
-        """Draw `batch_size` transitions uniformly, with replacement: one `randint`, one gather."""
-        index = torch.randint(0, self.size, (batch_size,), device=self.device)
+        """Draw `batch_size` transitions uniformly, with replacement: one random draw, one gather.
+
+        The indices scale uniform numbers in [0, 1) by the size held on the device, not in Python, so that
+        a CUDA graph that records `sample` (--cudagraphs) draws from the whole buffer as it grows.
+        """
+        index = (torch.rand(batch_size, dtype=torch.float64, device=self.device) * self.filled).long()
         obs, next_obs, actions, rewards, terminations = self.rows.index_select(0, index).split(self.widths, dim=1)
         return {
             "obs": obs,
@@ -475,15 +484,17 @@ def make_agent(
     # The paper's L2 penalty applies to the critic's weight matrices, not to its biases and layer norms.
     decayed = {"params": list(critic.weights), "weight_decay": args.critic_weight_decay}
     not_decayed = [*critic.biases, *critic.norms.parameters()]
+    # fused Adam updates all of a network's tensors in one kernel (faster than the default here);
+    # `capturable`: its step can be recorded in a CUDA graph (--cudagraphs).
+    adam = functools.partial(torch.optim.Adam, fused=True, capturable=args.cudagraphs)
     return Agent(
         actor=actor,
         critic=critic,
         # Target networks start as copies and only follow the online networks slowly (soft updates).
         target_actor=copy.deepcopy(actor).requires_grad_(False),
         target_critic=copy.deepcopy(critic).requires_grad_(False),
-        # fused Adam updates all of a network's tensors in one kernel (faster than the default here).
-        actor_optimizer=torch.optim.Adam(actor.parameters(), lr=policy_lr, fused=True),
-        critic_optimizer=torch.optim.Adam([decayed, {"params": not_decayed}], lr=q_lr, fused=True),
+        actor_optimizer=adam(actor.parameters(), lr=policy_lr),
+        critic_optimizer=adam([decayed, {"params": not_decayed}], lr=q_lr),
     )
 
 
@@ -566,7 +577,14 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
         "tau": args.tau,
         "policy_frequency": args.policy_frequency,
     }
-    update_agent = compiled(functools.partial(update, **hyperparameters), args, run.device)
+    # One update on a fresh batch: the unit that --compile compiles and --cudagraphs records, once for each
+    # branch that `update` can take (which networks it trains).
+    update_agent = compiled(
+        lambda critic_updates: update(buffer.sample(args.batch_size), agent, critic_updates, **hyperparameters),
+        args,
+        run.device,
+        branch=lambda updates: updates % args.policy_frequency == 0,
+    )
     obs, global_step, critic_updates = run.start(envs, agent, buffer, noise)  # a new run or a resumed one
 
     while global_step < args.total_timesteps and not run.stop_requested:
@@ -592,10 +610,9 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
         if global_step >= args.learning_starts:
             for _ in range(args.num_envs):  # one update per collected transition
                 critic_updates += 1
-                batch = buffer.sample(args.batch_size)
-                logs = update_agent(batch, agent, critic_updates)
+                logs = update_agent(critic_updates)
                 if args.exploration_noise_type == "parameter" and critic_updates % args.param_noise_adapt_every == 0:
-                    logs |= noise.adapt(agent.actor, batch["obs"])
+                    logs |= noise.adapt(agent.actor, buffer.sample(args.batch_size)["obs"])
                 run.log_losses(logs, global_step, critic_updates)
         run.after_step(global_step, critic_updates)  # evaluation, checkpoint, progress line
     return agent, buffer
@@ -616,7 +633,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what schedulers an
 MAX_ENVS = 1024  # --num-envs: the envs step one after another, in this process
 # Flags that may differ when a run resumes or is evaluated; all the others define the experiment.
 RUN_CONTROL_FLAGS = {
-    "total_timesteps", "cuda", "compile", "save_model", "checkpoint_frequency", "checkpoint_buffer",
+    "total_timesteps", "cuda", "compile", "cudagraphs", "save_model", "checkpoint_frequency", "checkpoint_buffer",
     "checkpoint_keep", "resume", "eval_frequency", "eval_episodes", "eval_only", "checkpoint", "capture_video",
     "stop_on_nonfinite", "track", "wandb_project_name", "wandb_entity", "render", "threads",
 }  # fmt: skip
@@ -626,6 +643,11 @@ def fail(message: str) -> None:
     """End the run on bad input: one line on stderr and exit status 2, like argparse."""
     print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
     sys.exit(2)
+
+
+def warn(message: str) -> None:
+    """A value that is odd but legitimate: say so in one line on stderr, and go on."""
+    print(f"{os.path.basename(__file__)}: warning: {message}", file=sys.stderr)
 
 
 def first_line(error: BaseException) -> str:
@@ -661,8 +683,12 @@ def check_common_args(args: Args) -> None:
     if not args.hidden_sizes or min(args.hidden_sizes) < 1:
         fail(f"--hidden-sizes must be one or more positive sizes, got {args.hidden_sizes}")
     for name in ("learning_rate", "policy_lr", "q_lr"):
-        if getattr(args, name) is not None and getattr(args, name) <= 0:
-            fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            fail(f"--{name.replace('_', '-')} must not be negative, got {getattr(args, name)}")
+    learning_rates = {"actor": args.policy_lr, "critic": args.q_lr}
+    for networks, learning_rate in learning_rates.items():  # 0 is legitimate: it freezes those networks
+        if (args.learning_rate if learning_rate is None else learning_rate) == 0:
+            warn(f"the {networks} learning rate is 0: those weights stay as they start")
     if not 0.0 < args.tau <= 1.0:
         fail(f"--tau must be in (0, 1], got {args.tau}")
     if not 0.0 <= args.gamma <= 1.0:
@@ -679,46 +705,94 @@ def check_common_args(args: Args) -> None:
         fail(f"--exp-name names a directory and a file: no '/', got {args.exp_name!r}")
 
 
-def compiled(function, args: Args, device: torch.device):
-    """`function` compiled by `torch.compile` with --compile, else `function` itself.
+def compiled(function, args: Args, device: torch.device, branch=None):
+    """`function` compiled by `torch.compile` with --compile, recorded as CUDA graphs with --cudagraphs.
 
-    Compiling fuses each function's elementwise operations, and those of its backward passes, into
-    a few kernels; on CUDA, "reduce-overhead" also records them as CUDA graphs, launched at once.
+    Compiling fuses each function's elementwise operations, and those of its backward passes, into a
+    few kernels. A CUDA graph records every kernel of one call (forward, backward, optimizer steps, soft
+    updates) and replays them all with one launch, so Python and kernel launches cost nothing more.
+    `branch(*inputs)` says which path the function takes for these inputs: one graph per path.
     """
-    if not args.compile:
-        return function
-    torch._inductor.config.fallback_random = True  # eager's random numbers, hence eager's results
-    compiled_function = torch.compile(function, mode="reduce-overhead" if device.type == "cuda" else "default")
+    if args.compile:
+        torch._inductor.config.fallback_random = True  # eager's random numbers, hence eager's results
+        function = torch.compile(function)
+    if args.cudagraphs:
+        return CudaGraphs(function, branch or (lambda *inputs: None))
+    return function
 
-    def call(*inputs, **options):
-        if device.type == "cuda":
-            torch.compiler.cudagraph_mark_step_begin()  # a CUDA graph may reuse the last call's memory
-        return compiled_function(*inputs, **options)
 
-    return call
+class CudaGraphs:
+    """A function recorded as CUDA graphs, one per branch, and replayed: plain PyTorch (`torch.cuda.CUDAGraph`).
+
+    A replay runs the recorded kernels on the recorded tensors: tensor inputs are copied into those, and
+    the outputs returned are the recorded ones, overwritten by the next replay. So nothing in the function
+    may wait for the device (no `.item()`, no Python `if` on a tensor's value): the NaN guard is a flag
+    on the device, read when the losses are logged.
+    """
+
+    WARMUP_CALLS = 3  # eager calls of each branch before recording: optimizers create their state, compiling ends
+
+    def __init__(self, function, branch):
+        self.function, self.branch = function, branch
+        self.graphs = {}  # branch -> (graph, its input tensors, its output tensors)
+        self.calls = {}  # branch -> eager calls so far
+
+    def __call__(self, *inputs):
+        key = self.branch(*inputs)
+        if key in self.graphs:
+            graph, recorded_inputs, outputs = self.graphs[key]
+            for recorded, new in zip(recorded_inputs, inputs):
+                if isinstance(recorded, torch.Tensor):
+                    recorded.copy_(new)
+            graph.replay()
+            return outputs
+        self.calls[key] = self.calls.get(key, 0) + 1
+        side_stream = torch.cuda.Stream()  # warm-up and recording run off the default stream, as PyTorch asks
+        side_stream.wait_stream(torch.cuda.current_stream())
+        if self.calls[key] <= self.WARMUP_CALLS:
+            with torch.cuda.stream(side_stream):
+                outputs = self.function(*inputs)
+            torch.cuda.current_stream().wait_stream(side_stream)
+            return outputs
+        recorded_inputs = [x.clone() if isinstance(x, torch.Tensor) else x for x in inputs]
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, stream=side_stream):
+            outputs = self.function(*recorded_inputs)
+        self.graphs[key] = (graph, recorded_inputs, outputs)
+        graph.replay()  # recording ran nothing: this is the call's work
+        return outputs
 
 
 class NonFiniteLoss(Exception):
     """A loss or its gradients became NaN or infinite: training has diverged."""
 
 
-def stop_on_nonfinite_gradients(agent: Agent) -> None:
-    """Make each optimizer refuse a step whose gradients are NaN or infinite, before it reaches the weights.
+def skip_nonfinite_steps(agent: Agent) -> dict[str, torch.Tensor]:
+    """Make each optimizer skip a step whose gradients are NaN or infinite, before it reaches the weights;
+    return, for each loss, the number of steps skipped (on the device, read when the losses are logged).
 
-    A hook that runs before `optimizer.step()`, so that `update` reads as the maths; checking costs
-    a device sync on CUDA.
+    Fused Adam skips a step when its `found_inf` tensor is set, as in mixed-precision training: the check
+    stays on the device (no sync), a CUDA graph can record it, and `update` still reads as the maths.
     """
 
-    def check(optimizer: torch.optim.Optimizer, loss: str) -> None:
+    def check(optimizer: torch.optim.Optimizer, skipped: torch.Tensor) -> None:
         gradients = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-        if gradients and not torch.isfinite(torch.nn.utils.get_total_norm(gradients)):
-            raise NonFiniteLoss(f"{loss} has non-finite gradients")
+        optimizer.found_inf.copy_(~torch.isfinite(torch.nn.utils.get_total_norm(gradients)))
+        skipped.add_(optimizer.found_inf)
 
     # Each optimizer descends one loss, named here as its TensorBoard tag.
     losses = {"critic_optimizer": "qf_loss", "actor_optimizer": "actor_loss", "alpha_optimizer": "alpha_loss"}
+    skipped_steps = {}
     for name, loss in losses.items():
         if hasattr(agent, name):
-            getattr(agent, name).register_step_pre_hook(lambda optimizer, *_, loss=loss: check(optimizer, loss))
+            optimizer = getattr(agent, name)
+            device = optimizer.param_groups[0]["params"][0].device
+            optimizer.found_inf = torch.zeros((), device=device)
+            skipped_steps[loss] = torch.zeros((), device=device)
+            optimizer.register_step_pre_hook(
+                lambda optimizer, *_, skipped=skipped_steps[loss]: check(optimizer, skipped)
+            )
+    return skipped_steps
 
 
 def evaluate(actor: Actor, env_id: str, episodes: int, seed: int, device, video_dir=None, render=False) -> list:
@@ -819,7 +893,12 @@ def write_checkpoint(run_dir: str, global_step: int, state: dict, keep: int) -> 
         if os.path.exists(path + ".tmp"):
             os.remove(path + ".tmp")
         last = sorted(glob.glob(os.path.join(directory, "step_*.pt")))
-        fail(f"cannot write {path} ({first_line(error)}); the last good checkpoint is {last[-1] if last else 'none'}")
+        if not last:
+            fail(f"cannot write {path} ({first_line(error)}); there is no earlier checkpoint")
+        resume = f"python {os.path.basename(__file__)} --resume {last[-1]}"
+        fail(
+            f"cannot write {path} ({first_line(error)}); the last good checkpoint is {last[-1]}: make room, then {resume}"
+        )
     for old in sorted(glob.glob(os.path.join(directory, "step_*.pt")))[:-keep]:
         os.remove(old)
     return path
@@ -907,6 +986,8 @@ def evaluate_checkpoint(args: Args, state: dict, path: str, device: torch.device
 def check_environment(args: Args, device: torch.device) -> None:
     """Before anything is written: the env can be made and suits the script, the replay buffer fits in
     memory, and the env renders where --capture-video or --render asks it to."""
+    if args.cudagraphs and device.type != "cuda":
+        fail("--cudagraphs records CUDA graphs: it needs a GPU (none is available, or --no-cuda); leave it out")
     envs = make_vector_env(args.env_id, 1)  # refuses, in one line, what the script cannot serve
     obs_dim = int(np.prod(envs.single_observation_space.shape))
     action_dim = int(np.prod(envs.single_action_space.shape))
@@ -1064,8 +1145,8 @@ class Run:
             obs, _ = envs.reset(seed=args.seed)
         else:
             obs = self.restore()
-        if args.stop_on_nonfinite:
-            stop_on_nonfinite_gradients(agent)
+        # Optimizer steps with non-finite gradients are skipped, counted here, and stop the run (`check_finite`).
+        self.skipped_steps = skip_nonfinite_steps(agent) if args.stop_on_nonfinite else {}
         # SIGINT (Ctrl-C) and SIGTERM (schedulers, `kill`) end the current step, then stop cleanly.
         self.previous_handlers = {signum: signal.signal(signum, self.request_stop) for signum in STOP_SIGNALS}
         self.start_time = self.last_print_time = time.time()
@@ -1165,8 +1246,15 @@ class Run:
         if self.learning_start_time is None:
             self.learning_start_time, self.learning_start_step = time.time(), global_step
         if critic_updates % LOG_EVERY_UPDATES == 0:
+            self.check_finite()
             for tag, value in logs.items():
                 self.writer.add_scalar(tag, value, global_step)
+
+    def check_finite(self) -> None:
+        """Stop the run (see `diverged`) if an optimizer has skipped a step for non-finite gradients."""
+        for loss, skipped in self.skipped_steps.items():
+            if skipped.item() > 0:
+                raise NonFiniteLoss(f"{loss} has non-finite gradients ({int(skipped.item())} steps skipped)")
 
     def passed_multiple_of(self, frequency: int) -> bool:
         """Whether this step went past a multiple of `frequency` (the step moves by num_envs at a time)."""
@@ -1215,6 +1303,7 @@ class Run:
             else:
                 print(f"stopped at step {global_step:,}; no checkpoint (--checkpoint-frequency is 0)", flush=True)
             raise SystemExit(128 + self.stop_signal)  # the shell's convention for "ended by this signal"
+        self.check_finite()
         summary = f"trained {global_step:,} steps in {format_duration(time.time() - self.start_time)}"
         if self.learning_start_time is not None and global_step > self.learning_start_step:
             learning_sps = (global_step - self.learning_start_step) / (time.time() - self.learning_start_time)
@@ -1234,7 +1323,7 @@ class Run:
             self.log_evaluation(eval_actor, f"evaluation over {args.eval_episodes} episodes")
 
     def diverged(self, error: NonFiniteLoss) -> None:
-        """Checkpoint the last good state (the failing step was refused) and exit with status 1."""
+        """Checkpoint the last good state (the failing steps were skipped) and exit with status 1."""
         path = self.save_checkpoint()
         message = f"{error} at step {self.global_step}; the last good state is in {path}"
         print(f"{os.path.basename(__file__)}: error: {message} (--no-stop-on-nonfinite trains on)", file=sys.stderr)

@@ -37,7 +37,13 @@ from torch.utils.flop_counter import FlopCounterMode
 TIMED_TAG = "losses/qf1_values"  # logged every 100 updates by our scripts and by CleanRL's
 # Our flags that make a script do CleanRL's work where our defaults differ from CleanRL's.
 SAME_WORK_AS_CLEANRL = {"ddpg_continuous.py": ["--policy-frequency", "2"]}
-VARIANT_FLAGS = {"ours": [], "ours --compile": ["--compile"], "ours at batch size 1": ["--batch-size", "1"]}
+VARIANT_FLAGS = {
+    "ours": [],
+    "ours --compile": ["--compile"],
+    "ours --cudagraphs": ["--cudagraphs"],
+    "ours --compile --cudagraphs": ["--compile", "--cudagraphs"],
+    "ours at batch size 1": ["--batch-size", "1"],
+}
 
 
 @dataclass
@@ -58,6 +64,9 @@ class Args:
     """torch threads of every run (OMP_NUM_THREADS); default: the scripts' own choice, the cores left free"""
     compile: bool = False
     """if toggled, also time our scripts with --compile"""
+    cudagraphs: bool = False
+    """if toggled, also time our scripts with --cudagraphs (a GPU only), and with --compile: --compile --cudagraphs
+    (LeanRL's setting) instead of --compile alone"""
     overhead: bool = False
     """if toggled, also time our scripts at batch size 1: the speed if the arithmetic of the update were free"""
     cleanrl_dir: Path | None = None
@@ -153,10 +162,12 @@ def matmul_flops_per_second(size: int = 256, repeats: int = 200) -> float:
 
 
 def cleanrl_commit(cleanrl_dir: Path) -> str:
-    result = subprocess.run(
-        ["git", "-C", str(cleanrl_dir), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    )
-    return result.stdout.strip() or "unknown commit"
+    """The commit of a CleanRL checkout; "unknown commit" for a copy (not the commit of a repository around it)."""
+    git = ["git", "-C", str(cleanrl_dir), "rev-parse", "--show-toplevel", "--short", "HEAD"]
+    lines = subprocess.run(git, capture_output=True, text=True, check=False).stdout.split()
+    if len(lines) == 2 and Path(lines[0]).resolve() == cleanrl_dir.resolve():
+        return lines[1]
+    return "unknown commit"
 
 
 def median_cell(values: list[float]) -> str:
@@ -186,6 +197,8 @@ def check(args: Args) -> None:
         fail(f"--learning-starts must be at least 1 (the buffer needs data), got {args.learning_starts}")
     if args.threads is not None and args.threads < 1:
         fail(f"--threads must be at least 1, got {args.threads}")
+    if args.cudagraphs and not torch.cuda.is_available():
+        fail("--cudagraphs times CUDA graphs: it needs a GPU, and none is available")
     if args.side_by_side < 0:
         fail(f"--side-by-side must not be negative, got {args.side_by_side}")
     if args.cleanrl_dir is not None and not (args.cleanrl_dir / "cleanrl").is_dir():
@@ -201,9 +214,16 @@ def main() -> None:
     logs = Path(tempfile.mkdtemp(prefix="speed_logs_"))
     print(f"run logs in {logs}", flush=True)
 
-    variants = (
-        ["ours"] + (["ours --compile"] if args.compile else []) + (["ours at batch size 1"] if args.overhead else [])
-    )
+    variants = ["ours"] + [
+        variant
+        for variant, wanted in [
+            ("ours --compile", args.compile and not args.cudagraphs),
+            ("ours --cudagraphs", args.cudagraphs),
+            ("ours --compile --cudagraphs", args.compile and args.cudagraphs),
+            ("ours at batch size 1", args.overhead),
+        ]
+        if wanted
+    ]
     variants += ["CleanRL"] if args.cleanrl_dir else []
     sps = {(script, variant): [] for script in args.scripts for variant in variants}
     for repeat in range(args.repeats):
@@ -226,27 +246,36 @@ def main() -> None:
         together[script] = timed_runs([command] * args.side_by_side, args, log_paths)
         print(f"{script:22s} {args.side_by_side} side by side: {', '.join(f'{v:.1f}' for v in together[script])} SPS")
 
-    rate = matmul_flops_per_second()
+    # The FLOP limit is the CPU's: on a GPU the table gives the speeds alone.
+    on_gpu = torch.cuda.is_available()
+    rate = None if on_gpu else matmul_flops_per_second()
     header = ["script", *(f"{variant} (SPS)" for variant in variants)]
+    ours_variants = [variant for variant in variants if variant.startswith("ours") and "batch size" not in variant]
     if args.cleanrl_dir:
-        header.append("ours / CleanRL")
-    header += ["GFLOP per step", "FLOP limit (SPS)", "ours: share of the limit"]
+        header += ["ours / CleanRL"] + (["fastest of ours / CleanRL"] if len(ours_variants) > 1 else [])
+    if not on_gpu:
+        header += ["GFLOP per step", "FLOP limit (SPS)", "ours: share of the limit"]
     rows = []
     for script in args.scripts:
         ours = statistics.median(sps[script, "ours"])
         row = [f"`{script}`", *(median_cell(sps[script, variant]) for variant in variants)]
         if args.cleanrl_dir:
-            row.append(f"{ours / statistics.median(sps[script, 'CleanRL']):.2f}x")
-        flops = flops_per_step(script, args)
-        row += [f"{flops / 1e9:.3f}", f"{rate / flops:.0f}", f"{ours / (rate / flops):.0%}"]
+            cleanrl = statistics.median(sps[script, "CleanRL"])
+            row.append(f"{ours / cleanrl:.2f}x")
+            if len(ours_variants) > 1:
+                row.append(f"{max(statistics.median(sps[script, v]) for v in ours_variants) / cleanrl:.2f}x")
+        if not on_gpu:
+            flops = flops_per_step(script, args)
+            row += [f"{flops / 1e9:.3f}", f"{rate / flops:.0f}", f"{ours / (rate / flops):.0%}"]
         rows.append(row)
 
     command = "python benchmarks/speed.py " + " ".join(sys.argv[1:])
     same_work = ", ".join(f"`{script}` with `{' '.join(flags)}`" for script, flags in SAME_WORK_AS_CLEANRL.items())
-    machine = (
-        f"{machine_description()}; torch threads: {args.threads or 'the scripts default (the free cores)'}; "
-        f"matrix products (256x256, float32): {rate / 1e9:.0f} GFLOP/s"
-    )
+    machine = f"{machine_description()}; torch threads: {args.threads or 'the scripts default (the free cores)'}"
+    if on_gpu:
+        machine += f"; GPU: {torch.cuda.get_device_name()} (CUDA {torch.version.cuda})"
+    else:
+        machine += f"; matrix products (256x256, float32): {rate / 1e9:.0f} GFLOP/s"
     work = (
         f"{args.learning_starts:,} random steps, then {args.warmup:,} training steps of warm-up and "
         f"{args.steps:,} timed training steps, one update each, seed {args.seed}; "

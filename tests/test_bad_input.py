@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from helpers import ROOT, SCRIPTS, load_script, run_script
@@ -27,10 +28,12 @@ BAD_FLAGS = [
     (["--eval-episodes", "-1"], "--eval-episodes must be at least 1, got -1"),
     (["--hidden-sizes", "0", "300"], "--hidden-sizes must be one or more positive sizes, got (0, 300)"),
     (["--threads", "0"], "--threads must be at least 1, got 0"),
-    (["--learning-rate", "0"], "--learning-rate must be positive, got 0.0"),
+    (["--learning-rate", "-1"], "--learning-rate must not be negative, got -1.0"),
+    (["--q-lr", "-0.1"], "--q-lr must not be negative, got -0.1"),
     (["--gamma", "nan"], "--gamma must be a finite number, got nan"),
     (["--seed", "-1"], "--seed must be between 0 and 2**31 - 1, got -1"),
     (["--exp-name", "a/b"], "--exp-name names a directory and a file: no '/', got 'a/b'"),
+    (["--cudagraphs", "--no-cuda"], "--cudagraphs records CUDA graphs: it needs a GPU"),
 ]
 
 
@@ -100,7 +103,7 @@ MORE_BAD_FLAGS = [
     (["--env-id", "Pendulum-v1", "--buffer-size", "10000000000000"], "the replay buffer would take"),
     (["--env-id", "Pendulum-v1", "--hidden-sizes", "1000000000", "1000000000"], "the networks would take"),
     (["--env-id", "Pendulum-v1", "--num-envs", "1000000000"], "--num-envs must be between 1 and 1024"),
-    (["--env-id", "Pendulum-v1", "--learning-rate", "-1"], "--learning-rate must be positive"),
+    (["--env-id", "Pendulum-v1", "--learning-rate", "-1"], "--learning-rate must not be negative"),
     (["--env-id", "Pendulum-v1", "--exploration-noise", "nan"], "--exploration-noise must be a finite number"),
     (["--env-id", "Pendulum-v1", "--seed", "4294967296"], "--seed must be between 0 and 2**31 - 1"),
     (["--env-id", "Pendulum-v1", "--render"], "--render shows the episodes of --eval-only"),
@@ -197,6 +200,7 @@ def test_a_checkpoint_that_cannot_be_written_keeps_the_last_good_one(tmp_path, m
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
     assert "No space left on device" in error and f"the last good checkpoint is {good}" in error
+    assert error.strip().endswith(f"make room, then python td3_continuous.py --resume {good}")
     assert sorted(path.name for path in good.parent.iterdir()) == [good.name]  # no .tmp left behind
 
 
@@ -206,3 +210,17 @@ def test_a_choice_outside_its_list_is_refused_by_the_parser(capsys, tmp_path):
         load_script("ddpg_continuous.py").main(["--critic-action-layer", "3"])
     assert exit_info.value.code == 2 and "critic-action-layer" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_zero_learning_rate_is_accepted_with_one_warning(capsys, tmp_path, monkeypatch):
+    """A zero learning rate is odd but legitimate (it freezes a network): one warning line, then the run."""
+    monkeypatch.chdir(tmp_path)
+    td3 = load_script("td3_continuous.py")
+    flags = ["--env-id", "Pendulum-v1", "--total-timesteps", "300", "--learning-starts", "100", "--batch-size", "32"]
+    result = td3.main([*flags, "--policy-lr", "0"])
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == ["td3_continuous.py: warning: the actor learning rate is 0: those weights stay as they start"]
+    torch.manual_seed(1)  # the actor as `main` made it, from the same seed: still the same weights
+    fresh = td3.make_agent(result["args"], 3, np.array([-2.0]), np.array([2.0]), torch.device("cpu"))
+    for trained, initial in zip(result["agent"].actor.parameters(), fresh.actor.parameters(), strict=True):
+        assert torch.equal(trained, initial)

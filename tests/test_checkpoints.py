@@ -255,10 +255,15 @@ def test_a_nonfinite_loss_stops_the_run_after_checkpointing_the_last_good_state(
         algo.main([*flags, "--batch-size", "32"])
     assert exit_info.value.code == 1
     error = capsys.readouterr().err
-    match = re.search(r"error: (\w+) has non-finite gradients at step (\d+); the last good state is in (\S+) \(", error)
+    # The steps with non-finite gradients were skipped on the device and seen when the losses were logged.
+    match = re.search(
+        r"error: (\w+) has non-finite gradients \((\d+) steps skipped\) at step (\d+); "
+        r"the last good state is in (\S+) \(",
+        error,
+    )
     assert match and match.group(1) in ("qf_loss", "actor_loss", "alpha_loss"), error
-    assert int(match.group(2)) > 300
-    state = torch.load(match.group(3), weights_only=True)
+    assert int(match.group(2)) >= 1 and int(match.group(3)) > 300
+    state = torch.load(match.group(4), weights_only=True)
     for network in state["networks"].values():  # networks' state dicts, and SAC's log_alpha tensor
         assert all(
             torch.isfinite(value).all() for value in (network.values() if isinstance(network, dict) else [network])
