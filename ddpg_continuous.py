@@ -85,12 +85,18 @@ class Args:
     """the sizes of the hidden layers of the actor and the critic networks"""
     learning_starts: int = int(25e3)
     """transitions collected with uniformly random actions before learning starts"""
+    updates_per_step: int = 1
+    """gradient updates per collected transition (the update-to-data ratio); delays count updates, not steps"""
     policy_frequency: int = 1
     """the actor and the target networks are updated once every this many critic updates"""
     exploration_noise: float = 0.1
     """the std of the Gaussian exploration noise, as a fraction of the action range's half-width"""
+    exploration_noise_final: float | None = None
+    """if given, the exploration noise decays linearly from --exploration-noise to this value once learning starts"""
+    exploration_noise_decay_steps: int | None = None
+    """the steps that decay takes; default: until --total-timesteps"""
     exploration_noise_type: Literal["gaussian", "ou", "parameter"] = "gaussian"
-    """Gaussian action noise, Ornstein-Uhlenbeck action noise (the paper) or parameter noise (to a distance --exploration-noise)"""
+    """Gaussian action noise, Ornstein-Uhlenbeck action noise (the paper) or parameter noise (to a distance --exploration-noise); --exploration-noise-final decays OU's sigma and that distance alike"""
     ou_theta: float = 0.15
     """the OU process's mean-reversion rate theta (the paper: 0.15)"""
     ou_sigma: float = 0.2
@@ -123,6 +129,8 @@ class Args:
     """if toggled, record the whole update and the policy as CUDA graphs and replay them (CUDA only; LeanRL's flag)"""
     save_model: bool = False
     """if toggled, save the networks to the run directory at the end and evaluate the saved actor"""
+    save_best: bool = False
+    """if toggled, keep the networks of the best evaluation so far in `checkpoints/best.pt` (needs --eval-frequency)"""
     checkpoint_frequency: int = 0
     """write a full training checkpoint (networks, optimizers, buffer, RNG states) every this many steps; 0: never"""
     checkpoint_buffer: bool = True
@@ -384,10 +392,11 @@ class GaussianNoise:
 
     def __init__(self, sigma: float, action_scale: torch.Tensor):
         self.sigma, self.action_scale = sigma, action_scale
+        self.scale = 1.0  # decaying with --exploration-noise-final
 
     def __call__(self, policy, obs: torch.Tensor) -> torch.Tensor:
         actions = policy(obs)
-        return actions + torch.randn_like(actions) * self.sigma * self.action_scale
+        return actions + torch.randn_like(actions) * self.scale * self.sigma * self.action_scale
 
     def episodes_ended(self, ended: np.ndarray, actor: Actor) -> None:
         pass  # independent noise at every step: nothing to reset
@@ -403,11 +412,12 @@ class OrnsteinUhlenbeckNoise:
     def __init__(self, num_envs: int, theta: float, sigma: float, dt: float, action_scale: torch.Tensor):
         self.theta, self.sigma, self.dt, self.action_scale = theta, sigma, dt, action_scale
         self.state = torch.zeros((num_envs, len(action_scale)), device=action_scale.device)
+        self.scale = 1.0  # decaying with --exploration-noise-final: a factor on sigma
 
     def __call__(self, policy, obs: torch.Tensor) -> torch.Tensor:
         actions = policy(obs)
         drift = -self.theta * self.state * self.dt
-        self.state = self.state + drift + self.sigma * self.dt**0.5 * torch.randn_like(self.state)
+        self.state = self.state + drift + self.scale * self.sigma * self.dt**0.5 * torch.randn_like(self.state)
         return actions + self.state * self.action_scale
 
     def episodes_ended(self, ended: np.ndarray, actor: Actor) -> None:
@@ -427,6 +437,7 @@ class AdaptiveParameterNoise:
 
     def __init__(self, actor: Actor, initial_std: float, target_distance: float):
         self.std, self.target_distance = initial_std, target_distance
+        self.scale = 1.0  # decaying with --exploration-noise-final: a factor on the target distance
         self.perturbed_actor = self.perturbed_copy(actor)
 
     @torch.no_grad()
@@ -451,7 +462,8 @@ class AdaptiveParameterNoise:
         """Measure the action distance of a fresh perturbation and adapt the std; return both, to log."""
         difference = (actor(obs) - self.perturbed_copy(actor)(obs)) / actor.action_scale
         distance = difference.pow(2).mean().sqrt().item()
-        self.std = self.std / self.ADAPTATION if distance > self.target_distance else self.std * self.ADAPTATION
+        target_distance = self.scale * self.target_distance  # --exploration-noise-final decays it
+        self.std = self.std / self.ADAPTATION if distance > target_distance else self.std * self.ADAPTATION
         return {"charts/param_noise_distance": distance, "charts/param_noise_std": self.std}
 
 
@@ -589,11 +601,17 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
 
     while global_step < args.total_timesteps and not run.stop_requested:
         # Act: uniformly random actions first, to fill the buffer with diverse data, then the
-        # policy plus exploration noise, clipped to the bounds.
+        # policy's actions, exploring.
         if global_step < args.learning_starts:
             actions = envs.action_space.sample()
         else:
             with torch.no_grad():
+                if (
+                    args.exploration_noise_final is not None
+                ):  # decay the noise linearly, from factor 1 to its final value
+                    decay_steps = args.exploration_noise_decay_steps or args.total_timesteps - args.learning_starts
+                    progress = min((global_step - args.learning_starts) / max(decay_steps, 1), 1.0)
+                    noise.scale = 1.0 + progress * (args.exploration_noise_final / args.exploration_noise - 1.0)
                 noisy_actions = noise(act, torch.as_tensor(obs, dtype=torch.float32, device=run.device))
                 actions = noisy_actions.clamp(agent.actor.action_low, agent.actor.action_high).cpu().numpy()
 
@@ -608,7 +626,7 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
         obs = next_obs
 
         if global_step >= args.learning_starts:
-            for _ in range(args.num_envs):  # one update per collected transition
+            for _ in range(args.num_envs * args.updates_per_step):  # updates_per_step per collected transition
                 critic_updates += 1
                 logs = update_agent(critic_updates)
                 if args.exploration_noise_type == "parameter" and critic_updates % args.param_noise_adapt_every == 0:
@@ -629,13 +647,18 @@ LOG_EVERY_UPDATES = 100  # how often the losses are logged: reading them forces 
 CHECKPOINT_FORMAT = f"{os.path.basename(__file__)} v2"  # marks the files this script writes
 SAVED_MODEL_KEYS = ("format", "args", "obs_dim", "action_dim", "networks")  # --save-model's file: no optimizers
 CHECKPOINT_KEYS = ("global_step", "critic_updates", "recent_returns", "optimizers", "exploration", "rng", "buffer")
+# Flags added after the first checkpoints of this format: their defaults do what those runs did.
+FLAGS_ADDED_SINCE_V2 = (
+    "cudagraphs", "save_best", "updates_per_step", "num_critics", "exploration_noise_final",
+    "exploration_noise_decay_steps",
+)  # fmt: skip
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what schedulers and `kill` send
 MAX_ENVS = 1024  # --num-envs: the envs step one after another, in this process
 # Flags that may differ when a run resumes or is evaluated; all the others define the experiment.
 RUN_CONTROL_FLAGS = {
-    "total_timesteps", "cuda", "compile", "cudagraphs", "save_model", "checkpoint_frequency", "checkpoint_buffer",
-    "checkpoint_keep", "resume", "eval_frequency", "eval_episodes", "eval_only", "checkpoint", "capture_video",
-    "stop_on_nonfinite", "track", "wandb_project_name", "wandb_entity", "render", "threads",
+    "total_timesteps", "cuda", "compile", "cudagraphs", "save_model", "save_best", "checkpoint_frequency",
+    "checkpoint_buffer", "checkpoint_keep", "resume", "eval_frequency", "eval_episodes", "eval_only", "checkpoint",
+    "capture_video", "stop_on_nonfinite", "track", "wandb_project_name", "wandb_entity", "render", "threads",
 }  # fmt: skip
 
 
@@ -655,54 +678,53 @@ def first_line(error: BaseException) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
+# What each flag allows. The same lists in the three scripts: each checks the flags it has.
+AT_LEAST_ONE = (
+    "updates_per_step", "buffer_size", "policy_frequency", "num_critics", "target_network_frequency",
+    "param_noise_adapt_every", "exploration_noise_decay_steps", "eval_episodes", "checkpoint_keep", "threads",
+)  # fmt: skip
+NOT_NEGATIVE = (
+    "total_timesteps", "learning_starts", "learning_rate", "policy_lr", "q_lr", "exploration_noise",
+    "exploration_noise_final", "policy_noise", "noise_clip", "alpha", "ou_theta", "ou_sigma", "critic_weight_decay",
+    "checkpoint_frequency", "eval_frequency",
+)  # fmt: skip
+POSITIVE = ("ou_dt", "param_noise_initial_std")
+
+
 def check_args(args: Args) -> None:
-    """Refuse values of this algorithm's flags that it cannot use, before anything is built or written."""
-    if args.policy_frequency < 1:
-        fail(f"--policy-frequency must be at least 1, got {args.policy_frequency}")
-    if args.exploration_noise < 0 or args.ou_sigma < 0 or args.ou_theta < 0 or args.critic_weight_decay < 0:
-        fail("--exploration-noise, --ou-sigma, --ou-theta and --critic-weight-decay must not be negative")
-    if args.ou_dt <= 0 or args.param_noise_initial_std <= 0 or args.param_noise_adapt_every < 1:
-        fail("--ou-dt, --param-noise-initial-std and --param-noise-adapt-every must be positive")
-
-
-def check_common_args(args: Args) -> None:
-    """Refuse flag values that no script can use, before anything is built or written."""
-    for name, value in asdict(args).items():  # nan or inf would train into nonsense, or stop it late
-        if isinstance(value, float) and not np.isfinite(value):
-            fail(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+    """Refuse the flag values the script cannot use, before anything is built or written; warn of odd ones."""
+    values = {name: value for name, value in asdict(args).items() if value is not None}
+    for name, value in values.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, float) and not np.isfinite(value):  # nan or inf would train into nonsense
+            fail(f"{flag} must be a finite number, got {value}")
+        if (name in AT_LEAST_ONE and value < 1) or (name in NOT_NEGATIVE and value < 0):
+            fail(f"{flag} must {'be at least 1' if name in AT_LEAST_ONE else 'not be negative'}, got {value}")
+        if name in POSITIVE and value <= 0:
+            fail(f"{flag} must be positive, got {value}")
     if not 0 <= args.seed < 2**31:
         fail(f"--seed must be between 0 and 2**31 - 1, got {args.seed}")
     if not 1 <= args.num_envs <= MAX_ENVS:
         fail(f"--num-envs must be between 1 and {MAX_ENVS} (the envs step one after another), got {args.num_envs}")
-    if args.buffer_size < 1:
-        fail(f"--buffer-size must be at least 1, got {args.buffer_size}")
     if not 1 <= args.batch_size <= args.buffer_size:
         fail(f"--batch-size ({args.batch_size}) must be between 1 and --buffer-size ({args.buffer_size})")
-    if args.total_timesteps < 0 or args.learning_starts < 0:
-        fail("--total-timesteps and --learning-starts must not be negative")
     if not args.hidden_sizes or min(args.hidden_sizes) < 1:
         fail(f"--hidden-sizes must be one or more positive sizes, got {args.hidden_sizes}")
-    for name in ("learning_rate", "policy_lr", "q_lr"):
-        if getattr(args, name) is not None and getattr(args, name) < 0:
-            fail(f"--{name.replace('_', '-')} must not be negative, got {getattr(args, name)}")
-    learning_rates = {"actor": args.policy_lr, "critic": args.q_lr}
-    for networks, learning_rate in learning_rates.items():  # 0 is legitimate: it freezes those networks
-        if (args.learning_rate if learning_rate is None else learning_rate) == 0:
-            warn(f"the {networks} learning rate is 0: those weights stay as they start")
     if not 0.0 < args.tau <= 1.0:
         fail(f"--tau must be in (0, 1], got {args.tau}")
     if not 0.0 <= args.gamma <= 1.0:
         fail(f"--gamma must be in [0, 1], got {args.gamma}")
-    if args.eval_episodes < 1:
-        fail(f"--eval-episodes must be at least 1, got {args.eval_episodes}")
-    if args.checkpoint_frequency < 0 or args.eval_frequency < 0:
-        fail("--checkpoint-frequency and --eval-frequency must not be negative (0 turns them off)")
-    if args.checkpoint_keep < 1:
-        fail(f"--checkpoint-keep must be at least 1, got {args.checkpoint_keep}")
-    if args.threads is not None and args.threads < 1:
-        fail(f"--threads must be at least 1, got {args.threads}")
+    if "exploration_noise_final" in values and values["exploration_noise"] == 0:
+        fail("--exploration-noise-final decays the exploration noise: --exploration-noise must be positive")
+    if "exploration_noise_decay_steps" in values and "exploration_noise_final" not in values:
+        fail("--exploration-noise-decay-steps is the length of a decay: it needs --exploration-noise-final")
+    if args.save_best and args.eval_frequency == 0:
+        fail("--save-best keeps the networks of the best evaluation: it needs --eval-frequency")
     if not args.exp_name or args.exp_name in (".", "..") or re.search(r"[/\\\x00]", args.exp_name):
         fail(f"--exp-name names a directory and a file: no '/', got {args.exp_name!r}")
+    for networks, learning_rate in {"actor": args.policy_lr, "critic": args.q_lr}.items():
+        if (args.learning_rate if learning_rate is None else learning_rate) == 0:  # legitimate: it freezes them
+            warn(f"the {networks} learning rate is 0: those weights stay as they start")
 
 
 def compiled(function, args: Args, device: torch.device, branch=None):
@@ -874,14 +896,14 @@ def set_rng_state(state: dict, envs: gym.vector.VectorEnv) -> None:
     envs.action_space.np_random.bit_generator.state = state["action_space"]
 
 
-def write_checkpoint(run_dir: str, global_step: int, state: dict, keep: int) -> str:
-    """Write `checkpoints/step_<n>.pt` atomically and keep the latest `keep` checkpoints.
+def write_checkpoint(run_dir: str, global_step: int, state: dict, keep: int, name: str | None = None) -> str:
+    """Write `checkpoints/step_<n>.pt` (or `checkpoints/<name>.pt`) atomically; keep the latest `keep` step ones.
 
     The file is written under a temporary name, flushed to disk, then renamed: a rename is atomic,
     so a crash while writing leaves the previous checkpoints whole and no half-written one.
     """
     directory = os.path.join(run_dir, "checkpoints")
-    path = os.path.join(directory, f"step_{global_step:012d}.pt")  # zero-padded: names sort by step
+    path = os.path.join(directory, f"{name}.pt" if name else f"step_{global_step:012d}.pt")  # names sort by step
     try:
         os.makedirs(directory, exist_ok=True)
         with open(path + ".tmp", "wb") as file:
@@ -932,6 +954,9 @@ def read_checkpoint(path: str) -> dict:
         fail(f"cannot load {path}: not a checkpoint or model of this script, or damaged ({reason})")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         fail(f"cannot load {path}: it was not written by this version of {os.path.basename(__file__)}")
+    if isinstance(state.get("args"), dict):  # flags newer than the file take their defaults: what it did
+        defaults = asdict(Args())
+        state["args"] = {name: defaults[name] for name in FLAGS_ADDED_SINCE_V2 if name in defaults} | state["args"]
     needed = SAVED_MODEL_KEYS + (CHECKPOINT_KEYS if "buffer" in state else ())
     missing = [key for key in needed if key not in state] + [
         f"args.{name}" for name in {field.name for field in fields(Args)} - set(state.get("args", {}))
@@ -1124,6 +1149,7 @@ class Run:
             )
         self.global_step, self.critic_updates = start_step, 0
         self.recent_returns: deque[float] = deque(maxlen=10)
+        self.best_return = -np.inf  # the best evaluation's mean return, for --save-best
         self.stop_signal, self.stop_time = None, 0.0
         self.envs = self.writer = self.tracking = None
         self.previous_handlers = {}
@@ -1191,23 +1217,33 @@ class Run:
             load_exploration_state(self.exploration, checkpoint["exploration"])
         self.critic_updates = checkpoint["critic_updates"]
         self.recent_returns.extend(checkpoint["recent_returns"])
+        best = os.path.join(self.run_dir, "checkpoints", "best.pt")
+        if os.path.exists(best):  # --save-best goes on from the best evaluation before the stop
+            self.best_return = read_checkpoint(best).get("eval_return", -np.inf)
         # The environments cannot be saved: they start new episodes, with seeds of their own.
         obs, _ = self.envs.reset(seed=self.args.seed + self.global_step)
         set_rng_state(checkpoint["rng"], self.envs)
         print(f"resumed from {self.checkpoint_path} at step {self.global_step:,}", flush=True)
         return obs
 
-    def training_state(self) -> dict:
-        """Everything a resumed run needs, as tensors and plain containers."""
+    def model_state(self) -> dict:
+        """What --save-model and --save-best write: the networks, and what it takes to read them back."""
         return {
             "format": CHECKPOINT_FORMAT,
             "args": asdict(self.args),
             "obs_dim": self.obs_dim,
             "action_dim": self.action_dim,
+            "networks": agent_state(self.agent)["networks"],
+        }
+
+    def training_state(self) -> dict:
+        """Everything a resumed run needs, as tensors and plain containers."""
+        return {
+            **self.model_state(),
             "global_step": self.global_step,
             "critic_updates": self.critic_updates,
             "recent_returns": list(self.recent_returns),
-            **agent_state(self.agent),
+            "optimizers": agent_state(self.agent)["optimizers"],
             "exploration": None if self.exploration is None else exploration_state(self.exploration),
             "rng": rng_state(self.envs),
             "buffer": self.buffer.state_dict() if self.args.checkpoint_buffer else None,
@@ -1277,6 +1313,10 @@ class Run:
         returns = evaluate(actor, args.env_id, args.eval_episodes, args.seed + EVAL_SEED_OFFSET, self.device)
         self.writer.add_scalar("eval/episodic_return", np.mean(returns), self.global_step)
         print(f"{label}: {np.mean(returns):.1f} +- {np.std(returns):.1f}", flush=True)
+        if args.save_best and np.mean(returns) > self.best_return:  # the networks of the best evaluation so far
+            self.best_return = float(np.mean(returns))
+            state = self.model_state() | {"global_step": self.global_step, "eval_return": self.best_return}
+            write_checkpoint(self.run_dir, self.global_step, state, args.checkpoint_keep, name="best")
 
     def print_progress(self, now: float) -> None:
         """Step, speed, time left and the mean return of the last episodes, on one line."""
@@ -1314,8 +1354,7 @@ class Run:
         eval_actor = self.agent.actor
         if args.save_model:
             model_path = os.path.join(self.run_dir, f"{args.exp_name}.pt")
-            model = {key: value for key, value in self.training_state().items() if key in SAVED_MODEL_KEYS}
-            torch.save(model, model_path)
+            torch.save(self.model_state(), model_path)
             print(f"model saved to {model_path}", flush=True)
             eval_actor = copy.deepcopy(self.agent.actor)  # evaluate what was saved
             eval_actor.load_state_dict(read_checkpoint(model_path)["networks"]["actor"])
@@ -1359,7 +1398,6 @@ def parse_args(argv: list[str] | None) -> tuple[Args, dict | None, str | None]:
         if args.resume is not None and args.total_timesteps < checkpoint["global_step"]:
             step = checkpoint["global_step"]
             fail(f"{checkpoint_path} is at step {step:,}: --total-timesteps must be at least that to go on")
-    check_common_args(args)
     check_args(args)
     return args, checkpoint, checkpoint_path
 

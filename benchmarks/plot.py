@@ -323,7 +323,8 @@ def find_runs(root: Path, skip) -> list[Found]:
             result = json.loads(result_path.read_text())
             found.append(
                 Found(
-                    run_dir / result["tensorboard_dir"], result["script"], result["env_id"], int(result["seed"]),
+                    run_dir / result["tensorboard_dir"], result.get("variant") or result["script"], result["env_id"],
+                    int(result["seed"]),
                     float(result["wall_time_seconds"]), result.get("ran_on", []), finished=True,
                 )
             )  # fmt: skip

@@ -4,7 +4,11 @@
         --seeds 1 2 3 --workers 2 -- --total-timesteps 100000
 
 Every (script, env, seed) is one run, in its own process, everything after `--` passed to the
-scripts. Run `<name>` = `<env>__<script>__<seed>` lives in `<runs-dir>/<name>/`: `log.txt` (its
+scripts. A named variant is a script with flags of its own, given as one quoted word in `--scripts`:
+
+    python benchmarks/run.py --scripts td3_continuous.py "td3-single-critic=td3_continuous.py --num-critics 1"
+
+Its runs are named, resumed, plotted and tabled under its name; a plain script under its file name. Run `<name>` = `<env>__<script>__<seed>` lives in `<runs-dir>/<name>/`: `log.txt` (its
 output), `runs/<the script's run directory>/` (TensorBoard log, checkpoints), `attempts.jsonl`
 (command, exit status, duration, machine and versions of each attempt) and, once it has finished,
 `result.json`. Stop the benchmark at any time (Ctrl-C, `kill`, a lost machine) and start the same
@@ -26,6 +30,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -44,7 +49,7 @@ USAGE = "python benchmarks/run.py [RUNNER OPTIONS] -- [SCRIPT FLAGS, passed to e
 @dataclass
 class Args:
     scripts: list[str] = field(default_factory=lambda: list(SCRIPTS))
-    """the algorithm scripts to run"""
+    """the algorithm scripts to run, or named variants "NAME=SCRIPT FLAGS..." (each one quoted word)"""
     env_ids: list[str] = field(default_factory=lambda: ["Hopper-v4"])
     """the environments"""
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
@@ -68,14 +73,44 @@ class Args:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """A script, or a named variant of it: the script with flags of its own."""
+
+    script: str
+    name: str = ""  # a variant's name; "" for the plain script
+    flags: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.name or Path(self.script).stem
+
+
+@dataclass(frozen=True)
 class Run:
     script: str
     env_id: str
     seed: int
+    variant: Variant | None = None
 
     @property
     def name(self) -> str:
-        return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', self.env_id)}__{Path(self.script).stem}__{self.seed}"
+        label = self.variant.label if self.variant else Path(self.script).stem
+        return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', self.env_id)}__{label}__{self.seed}"
+
+    def flags(self, script_flags: list[str]) -> list[str]:
+        """The script's flags for this run: the variant's own, then those after `--`."""
+        return [*(self.variant.flags if self.variant else ()), *script_flags]
+
+
+def parse_variant(spec: str) -> Variant:
+    """`td3_continuous.py`, or `NAME=td3_continuous.py --flag value ...` (a named variant)."""
+    if "=" not in spec.split(maxsplit=1)[0]:
+        return Variant(spec)
+    name, definition = spec.split("=", 1)
+    words = shlex.split(definition)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or not words:
+        fail(f"--scripts: a variant is NAME=SCRIPT FLAGS..., NAME of letters, digits, '_', '.', '-'; got {spec!r}")
+    return Variant(words[0], name, tuple(words[1:]))
 
 
 def fail(message: str) -> None:
@@ -97,8 +132,7 @@ def script_args(script: str, flags: tuple[str, ...]) -> dict:
         lines = [line.strip() for line in output.getvalue().splitlines() if line.strip().strip("-")]
         reason = lines[1] if len(lines) > 1 else "see its --help"
         fail(f"{script} rejects the flags after `--` ({' '.join(flags)}): {reason}")
-    module.check_common_args(args)  # the script's own one-line error and exit status 2 on values it refuses
-    module.check_args(args)
+    module.check_args(args)  # the script's own one-line error and exit status 2 on values it refuses
     return dataclasses.asdict(args)
 
 
@@ -113,7 +147,7 @@ def status(run: "Run", run_dir: Path, script_flags: list[str]) -> str:
     result_path = run_dir / "result.json"
     if result_path.exists():
         done = script_args(run.script, tuple(json.loads(result_path.read_text())["script_flags"]))
-        asked = script_args(run.script, tuple(script_flags))
+        asked = script_args(run.script, tuple(run.flags(script_flags)))
         if done == asked:
             return "done"
         extends = done["total_timesteps"] < asked["total_timesteps"]
@@ -139,7 +173,7 @@ def prepare(run: Run, args: Args, script_flags: list[str]) -> list[str]:
         shutil.rmtree(run_dir / "runs", ignore_errors=True)
         (run_dir / "attempts.jsonl").unlink(missing_ok=True)
         run_dir.mkdir(parents=True, exist_ok=True)
-    return command + script_flags
+    return command + run.flags(script_flags)
 
 
 def execute(run: Run, run_dir: str, command: list[str], script_flags: list[str], track=None) -> dict:
@@ -177,9 +211,10 @@ def execute(run: Run, run_dir: str, command: list[str], script_flags: list[str],
         outcome["wall_time_seconds"] = sum(record["seconds"] for record in records)  # all attempts
         result = {
             "script": run.script,
+            "variant": run.variant.name if run.variant and run.variant.name else None,
             "env_id": run.env_id,
             "seed": run.seed,
-            "script_flags": script_flags,
+            "script_flags": run.flags(script_flags),
             "wall_time_seconds": outcome["wall_time_seconds"],
             "tensorboard_dir": str(script_run_dir(run_dir).relative_to(run_dir)),
             # machine and versions of each attempt (a resumed run may have moved), without repeats
@@ -327,9 +362,12 @@ def main(argv: list[str] | None = None) -> None:
     for name, values in (("--scripts", args.scripts), ("--env-ids", args.env_ids), ("--seeds", args.seeds)):
         if not values:
             fail(f"{name} is empty: give at least one")
-    for script in args.scripts:
-        if script not in SCRIPTS:
-            fail(f"--scripts: {script!r} is not one of the algorithm scripts: choose from {', '.join(SCRIPTS)}")
+    variants = [parse_variant(spec) for spec in args.scripts]
+    for variant in variants:
+        if variant.script not in SCRIPTS:
+            fail(f"--scripts: {variant.script!r} is not one of the algorithm scripts: choose from {', '.join(SCRIPTS)}")
+    if len({variant.label for variant in variants}) < len(variants):
+        fail("--scripts: two of them have the same name: give each variant a name of its own")
     if min(args.seeds) < 0:
         fail(f"--seeds must not be negative, got {min(args.seeds)}")
     if args.checkpoint_frequency < 0:
@@ -353,14 +391,20 @@ def main(argv: list[str] | None = None) -> None:
         except ImportError:
             fail("--backend ray needs Ray: pip install -r benchmarks/requirements.txt")
     runner_flags = ("--env-id", "--seed", "--resume", "--checkpoint-frequency", "--threads")
-    bad = sorted({flag.split("=")[0] for flag in script_flags if flag.split("=")[0] in runner_flags})
+    flags_given = script_flags + [flag for variant in variants for flag in variant.flags]
+    bad = sorted({flag.split("=")[0] for flag in flags_given if flag.split("=")[0] in runner_flags})
     if bad:
-        fail(f"give {', '.join(bad)} to the runner, not after `--`: it sets them for every run")
-    for script in args.scripts:
-        script_args(script, tuple(script_flags))  # every script accepts the flags, before any run starts
+        fail(f"give {', '.join(bad)} to the runner, not after `--` or in a variant: it sets them for every run")
+    for variant in variants:  # every script accepts its flags, before any run starts
+        script_args(variant.script, (*variant.flags, *script_flags))
 
     # Env by env, seed by seed: a benchmark stopped halfway has every script on its first envs.
-    runs = [Run(script, env_id, seed) for env_id in args.env_ids for seed in args.seeds for script in args.scripts]
+    runs = [
+        Run(variant.script, env_id, seed, variant if variant.name else None)
+        for env_id in args.env_ids
+        for seed in args.seeds
+        for variant in variants
+    ]
     states = {run: status(run, args.runs_dir / run.name, script_flags) for run in runs}
     conflicts = [run.name for run, state in states.items() if state == "conflict"]
     if conflicts:

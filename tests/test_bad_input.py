@@ -20,8 +20,11 @@ BAD_FLAGS = [
     (["--batch-size", "0"], "--batch-size (0) must be between 1"),
     (["--num-envs", "0"], "--num-envs must be between 1 and 1024 (the envs step one after another), got 0"),
     (["--buffer-size", "0"], "--buffer-size must be at least 1, got 0"),
-    (["--total-timesteps", "-5"], "--total-timesteps and --learning-starts must not be negative"),
-    (["--learning-starts", "-1"], "--total-timesteps and --learning-starts must not be negative"),
+    (["--total-timesteps", "-5"], "--total-timesteps must not be negative, got -5"),
+    (["--learning-starts", "-1"], "--learning-starts must not be negative, got -1"),
+    (["--updates-per-step", "0"], "--updates-per-step must be at least 1, got 0"),
+    (["--eval-frequency", "-1"], "--eval-frequency must not be negative, got -1"),
+    (["--save-best"], "--save-best keeps the networks of the best evaluation: it needs --eval-frequency"),
     (["--policy-frequency", "0"], "--policy-frequency must be at least 1, got 0"),
     (["--tau", "0"], "--tau must be in (0, 1], got 0.0"),
     (["--gamma", "1.5"], "--gamma must be in [0, 1], got 1.5"),
@@ -40,25 +43,27 @@ BAD_FLAGS = [
 # The flags that only some scripts have.
 OWN_BAD_FLAGS = {
     "ddpg_continuous.py": [
-        (
-            ["--ou-sigma", "-1"],
-            "--exploration-noise, --ou-sigma, --ou-theta and --critic-weight-decay must not be negative",
-        ),
-        (
-            ["--exploration-noise", "-0.1"],
-            "--exploration-noise, --ou-sigma, --ou-theta and --critic-weight-decay must not be negative",
-        ),
-        (["--critic-weight-decay", "-1"], "--ou-theta and --critic-weight-decay must not be negative"),
-        (["--ou-dt", "0"], "--ou-dt, --param-noise-initial-std and --param-noise-adapt-every must be positive"),
-        (["--param-noise-adapt-every", "0"], "--ou-dt, --param-noise-initial-std and --param-noise-adapt-every"),
+        (["--ou-sigma", "-1"], "--ou-sigma must not be negative, got -1.0"),
+        (["--exploration-noise", "-0.1"], "--exploration-noise must not be negative, got -0.1"),
+        (["--critic-weight-decay", "-1"], "--critic-weight-decay must not be negative, got -1.0"),
+        (["--ou-dt", "0"], "--ou-dt must be positive, got 0.0"),
+        (["--exploration-noise-final", "-1"], "--exploration-noise-final must not be negative, got -1.0"),
+        (["--exploration-noise-decay-steps", "100"], "--exploration-noise-decay-steps is the length of a decay"),
+        (["--param-noise-adapt-every", "0"], "--param-noise-adapt-every must be at least 1, got 0"),
     ],
     "td3_continuous.py": [
-        (["--policy-noise", "-0.2"], "--exploration-noise, --policy-noise and --noise-clip must not be negative"),
-        (["--noise-clip", "-1"], "--exploration-noise, --policy-noise and --noise-clip must not be negative"),
+        (["--policy-noise", "-0.2"], "--policy-noise must not be negative, got -0.2"),
+        (["--noise-clip", "-1"], "--noise-clip must not be negative, got -1.0"),
+        (["--num-critics", "0"], "--num-critics must be at least 1, got 0"),
+        (
+            ["--exploration-noise", "0", "--exploration-noise-final", "0.1"],
+            "--exploration-noise-final decays the exploration noise: --exploration-noise must be positive",
+        ),
     ],
     "sac_continuous.py": [
         (["--target-network-frequency", "0"], "--target-network-frequency must be at least 1, got 0"),
         (["--no-autotune", "--alpha", "-0.1"], "--alpha must not be negative, got -0.1"),
+        (["--num-critics", "0"], "--num-critics must be at least 1, got 0"),
     ],
 }
 CASES = [(script, flags, message) for script in SCRIPTS for flags, message in BAD_FLAGS + OWN_BAD_FLAGS[script]]

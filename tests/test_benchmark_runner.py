@@ -254,3 +254,28 @@ def test_update_docs_rewrites_only_the_marked_sections(tmp_path):
     assert "old" not in text
     update_docs([doc], tmp_path / "results", table_text, "2 of 2 runs.")
     assert doc.read_text() == text  # the same again: nothing accumulates
+
+
+def test_a_named_variant_runs_resumes_and_plots_under_its_name(tmp_path):
+    """`NAME=SCRIPT FLAGS` in --scripts: a variant, run beside the plain script, skipped when finished, plotted by name."""
+    from plot import read_runs
+
+    runs_dir = tmp_path / "runs"
+    command = [
+        *RUNNER, "--scripts", "td3_continuous.py", "td3-one-critic=td3_continuous.py --num-critics 1",
+        "--env-ids", "Pendulum-v1", "--seeds", "1", "--runs-dir", str(runs_dir), "--", *TINY,
+    ]  # fmt: skip
+    result = call(command)
+    assert result.returncode == 0, result.stdout + result.stderr
+    variant = json.loads((runs_dir / "Pendulum-v1__td3-one-critic__1" / "result.json").read_text())
+    assert variant["variant"] == "td3-one-critic" and variant["script_flags"][:2] == ["--num-critics", "1"]
+    plain = json.loads((runs_dir / "Pendulum-v1__td3_continuous__1" / "result.json").read_text())
+    assert plain["variant"] is None and "--num-critics" not in plain["script_flags"]
+    again = call(command)
+    assert again.returncode == 0 and "2 finished before" in again.stdout, again.stdout
+    assert sorted(run.script for run in read_runs([runs_dir])) == ["td3-one-critic", "td3_continuous.py"]
+    # A variant whose flags its script refuses, or two with one name: one line, nothing run.
+    refused = call([*command[:3], "bad=td3_continuous.py --num-critics 0", *command[4:]])
+    assert refused.returncode == 2 and "--num-critics must be at least 1" in refused.stderr
+    same = call([*command[:3], "a=td3_continuous.py", "a=sac_continuous.py", *command[5:]])
+    assert same.returncode == 2 and "the same name" in same.stderr

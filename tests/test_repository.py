@@ -57,7 +57,6 @@ ALLOWED_TO_DIFFER = {
     "make_agent": ALL,  # the networks each algorithm builds, their optimizers
     "update": ALL,  # the algorithm itself
     "train": ALL,  # each algorithm's exploration and hyperparameters
-    "check_args": ALL,  # the checks of each algorithm's own flags
 }
 
 
