@@ -649,7 +649,7 @@ SAVED_MODEL_KEYS = ("format", "args", "obs_dim", "action_dim", "networks")  # --
 CHECKPOINT_KEYS = ("global_step", "critic_updates", "recent_returns", "optimizers", "exploration", "rng", "buffer")
 # Flags added after the first checkpoints of this format: their defaults do what those runs did.
 FLAGS_ADDED_SINCE_V2 = (
-    "cudagraphs", "save_best", "updates_per_step", "num_critics", "exploration_noise_final",
+    "render", "threads", "cudagraphs", "save_best", "updates_per_step", "num_critics", "exploration_noise_final",
     "exploration_noise_decay_steps",
 )  # fmt: skip
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what schedulers and `kill` send

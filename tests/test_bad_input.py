@@ -1,6 +1,7 @@
 """Bad input ends with one clear line on stderr and exit status 2: no traceback, no run directory."""
 
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -161,6 +162,20 @@ def test_a_checkpoint_that_lacks_a_field_is_refused(trained_run, tmp_path):
     torch.save(state, tmp_path / "damaged.pt")
     result = run_script("td3_continuous.py", "--resume", str(tmp_path / "damaged.pt"), cwd=tmp_path)
     assert result.returncode == 2 and "damaged, it lacks args.tau, rng" in result.stderr, result.stderr
+
+
+def test_a_checkpoint_from_before_the_newer_flags_resumes_with_their_defaults(trained_run, tmp_path):
+    (checkpoint,) = (trained_run / "checkpoints").glob("step_*.pt")
+    state = torch.load(checkpoint, weights_only=True)
+    for name in ("cudagraphs", "save_best", "updates_per_step", "num_critics", "exploration_noise_final"):
+        del state["args"][name]
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    torch.save(state, tmp_path / "run" / "checkpoints" / checkpoint.name)
+    result = run_script(
+        "td3_continuous.py", "--resume", str(tmp_path / "run"), "--total-timesteps", "350", cwd=tmp_path
+    )
+    assert result.returncode == 0 and "resumed from" in result.stdout, result.stderr
+    assert json.loads((tmp_path / "run" / "args.json").read_text())["num_critics"] == 2
 
 
 def test_eval_only_of_a_run_directory_finds_the_saved_model(trained_run, tmp_path):
