@@ -582,7 +582,7 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
         )
     else:
         noise = AdaptiveParameterNoise(agent.actor, args.param_noise_initial_std, args.exploration_noise)
-    # `compiled`: with --compile, the same function compiled by torch.compile (see below the banner).
+    # `compiled`: with --compile or --cudagraphs, the same function compiled or recorded (below the banner).
     act = compiled(agent.actor, args, run.device)
     hyperparameters = {
         "gamma": args.gamma,
@@ -606,9 +606,8 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
             actions = envs.action_space.sample()
         else:
             with torch.no_grad():
-                if (
-                    args.exploration_noise_final is not None
-                ):  # decay the noise linearly, from factor 1 to its final value
+                # With --exploration-noise-final, the noise decays linearly, from factor 1 to its final value.
+                if args.exploration_noise_final is not None:
                     decay_steps = args.exploration_noise_decay_steps or args.total_timesteps - args.learning_starts
                     progress = min((global_step - args.learning_starts) / max(decay_steps, 1), 1.0)
                     noise.scale = 1.0 + progress * (args.exploration_noise_final / args.exploration_noise - 1.0)

@@ -493,7 +493,7 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
     action_low, action_high = envs.single_action_space.low, envs.single_action_space.high
     agent = make_agent(args, obs_dim, action_low, action_high, run.device)
     buffer = ReplayBuffer(args.buffer_size, obs_dim, len(action_low), run.device)
-    # `compiled`: with --compile, the same function compiled by torch.compile (see below the banner).
+    # `compiled`: with --compile or --cudagraphs, the same function compiled or recorded (below the banner).
     act = compiled(agent.actor.sample, args, run.device)
     hyperparameters = {
         "gamma": args.gamma,

@@ -479,7 +479,7 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
     agent = make_agent(args, obs_dim, action_low, action_high, run.device)
     buffer = ReplayBuffer(args.buffer_size, obs_dim, len(action_low), run.device)
     noise = GaussianNoise(args.exploration_noise, agent.actor.action_scale)
-    # `compiled`: with --compile, the same function compiled by torch.compile (see below the banner).
+    # `compiled`: with --compile or --cudagraphs, the same function compiled or recorded (below the banner).
     act = compiled(agent.actor, args, run.device)
     hyperparameters = {
         "gamma": args.gamma,
@@ -505,9 +505,8 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
             actions = envs.action_space.sample()
         else:
             with torch.no_grad():
-                if (
-                    args.exploration_noise_final is not None
-                ):  # decay the noise linearly, from factor 1 to its final value
+                # With --exploration-noise-final, the noise decays linearly, from factor 1 to its final value.
+                if args.exploration_noise_final is not None:
                     decay_steps = args.exploration_noise_decay_steps or args.total_timesteps - args.learning_starts
                     progress = min((global_step - args.learning_starts) / max(decay_steps, 1), 1.0)
                     noise.scale = 1.0 + progress * (args.exploration_noise_final / args.exploration_noise - 1.0)
