@@ -693,8 +693,8 @@ def skip_nonfinite_steps(agent: Agent) -> dict[str, torch.Tensor]:
     stays on the device (no sync), a CUDA graph can record it, and `update` still reads as the maths.
     """
 
-    def check(optimizer: torch.optim.Optimizer, skipped: torch.Tensor) -> None:
-        gradients = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    def check(optimizer: torch.optim.Optimizer, parameters: list, skipped: torch.Tensor) -> None:
+        gradients = [parameter.grad for parameter in parameters if parameter.grad is not None]
         optimizer.found_inf.copy_(~torch.isfinite(torch.nn.utils.get_total_norm(gradients)))
         skipped.add_(optimizer.found_inf)
 
@@ -707,8 +707,11 @@ def skip_nonfinite_steps(agent: Agent) -> dict[str, torch.Tensor]:
             device = optimizer.param_groups[0]["params"][0].device
             optimizer.found_inf = torch.zeros((), device=device)
             skipped_steps[loss] = torch.zeros((), device=device)
+            parameters = [parameter for group in optimizer.param_groups for parameter in group["params"]]  # once
             optimizer.register_step_pre_hook(
-                lambda optimizer, *_, skipped=skipped_steps[loss]: check(optimizer, skipped)
+                lambda optimizer, *_, parameters=parameters, skipped=skipped_steps[loss]: check(
+                    optimizer, parameters, skipped
+                )
             )
     return skipped_steps
 
