@@ -26,7 +26,10 @@ left out with one line on stderr saying which and why. It writes (`.png`, or `--
 - `aggregate.png`: that IQM with its interval, and the performance profile (the fraction of runs whose
   normalised score exceeds tau, against tau) with a 95% stratified bootstrap band;
 - with `--q-values ENV ...`, `q_values_<env>.png` for those envs: the critics' mean Q-value as logged
-  (`losses/qf1_values`) of each algorithm, above its evaluation return, to show overestimation.
+  (`losses/qf1_values`) of each algorithm, above its evaluation return, to show overestimation; and in
+  `results.md` a table of those envs: per algorithm, the critic's mean Q-value over the last 10% of the
+  steps beside what a critic should predict for the states of the training episodes of the same steps
+  (`discounted_state_value`), and their ratio.
 """
 
 import json
@@ -48,6 +51,7 @@ from common import SCRIPTS, checked_scalar_events
 
 RECENT_EPISODES = 10  # a run's return at a step: the mean of its last 10 episodes
 RECENT_Q_VALUES = 10  # a run's Q-value at a step: the mean of its last 10 logged values (1,000 updates)
+Q_TABLE_LAST = 0.1  # the Q-value table compares a run's last 10% of steps
 GRID_POINTS = 100
 BOOTSTRAP_SAMPLES = 2000
 PROFILE_POINTS = 201  # values of tau in the performance profile
@@ -270,6 +274,8 @@ class RunLog:
     eval_hours: np.ndarray = field(default_factory=lambda: np.array([]))
     q_hours: np.ndarray = field(default_factory=lambda: np.array([]))
     source: str = ""  # where it was read from
+    episode_lengths: np.ndarray = field(default_factory=lambda: np.array([]))  # of its training episodes
+    gamma: float = 0.99  # its discount factor (args.json; 0.99, the default of every script, without one)
 
     @property
     def evaluation(self) -> float | None:
@@ -382,10 +388,15 @@ def read_run(run: Found, min_steps: int) -> RunLog:
         columns, ("charts/episodic_return", "eval/episodic_return")
     )
     q_steps, q_values, q_hours = columns("losses/qf1_values")
+    length_steps, episode_lengths, _ = columns("charts/episodic_length")
+    if not np.array_equal(length_steps, episode_steps):  # logged together by every script; else unusable
+        episode_lengths = np.array([])
+    args_path = run.log_dir / "args.json"
+    gamma = float(json.loads(args_path.read_text()).get("gamma", 0.99)) if args_path.exists() else 0.99
     return RunLog(
         run.script, run.env_id, run.seed, run.wall_time_seconds if run.wall_time_seconds is not None else end - start,
         episode_steps, episode_returns, eval_steps, eval_returns, run.ran_on, q_steps, q_values,
-        episode_hours, eval_hours, q_hours, source=display(run.log_dir),
+        episode_hours, eval_hours, q_hours, source=display(run.log_dir), episode_lengths=episode_lengths, gamma=gamma,
     )  # fmt: skip
 
 
@@ -650,6 +661,77 @@ def table(runs: list[RunLog], final: str = "auto") -> str:
     return "\n".join(lines) + "\n"
 
 
+def time_limit(env_id: str) -> int | None:
+    """The env's registered time limit (`max_episode_steps`), if gymnasium knows it."""
+    import gymnasium as gym
+
+    try:
+        return gym.spec(env_id).max_episode_steps
+    except gym.error.Error:
+        return None
+
+
+def discounted_state_value(returns, lengths, gamma: float, limit: int | None) -> float:
+    """What a critic should predict, on average over the states of these episodes, if every step of an episode
+    paid its mean reward r = return / length: a state k steps before the end is worth r (1 - γ^k) / (1 - γ); an
+    episode cut at the time limit `limit` was bootstrapped (it did not end), so each of its states is worth
+    r / (1 - γ). Each episode weighs as many states as it has. The logs hold returns and lengths, not rewards:
+    this is an estimate, exact when the rewards of an episode are equal."""
+    values = []
+    for episode_return, length in zip(returns, lengths.astype(int), strict=True):
+        reward = episode_return / length
+        steps_to_end = np.arange(1, length + 1)
+        tail = 1.0 if limit is not None and length >= limit else 1 - gamma**steps_to_end
+        values.append(np.broadcast_to(reward * tail / (1 - gamma), steps_to_end.shape))
+    return float(np.concatenate(values).mean())
+
+
+def q_value_table(runs: list[RunLog], env_ids: list[str]) -> str:
+    """Per env and script: the critic's mean Q-value over the last 10% of each run's steps, beside the
+    discounted return of the states of its training episodes of those steps (`discounted_state_value`)."""
+    header = (
+        "| env | script | n (runs) | critic's mean Q(s, a) (`losses/qf1_values`) | discounted return of the "
+        "training episodes' states (estimate) | Q / estimate, per run |"
+    )
+    lines = [header, "|---|---|---|---|---|---|"]
+    for env_id in env_ids:
+        limit = time_limit(env_id)
+        for script, group in groups_of([r for r in runs if r.env_id == env_id and len(r.q_values)]).items():
+            if any(len(run.episode_lengths) == 0 for run in group):
+                continue  # runs without episode lengths (not logged) have no estimate
+            q_means, estimates = [], []
+            for run in group:
+                start = (1 - Q_TABLE_LAST) * max(run.q_steps.max(), run.episode_steps.max())
+                q_means.append(run.q_values[run.q_steps >= start].mean())
+                recent = run.episode_steps >= start
+                estimates.append(
+                    discounted_state_value(run.episode_returns[recent], run.episode_lengths[recent], run.gamma, limit)
+                )
+            ratios = ", ".join(f"{q / v:.2f}" for q, v in zip(q_means, estimates, strict=True))
+            lines.append(
+                f"| {env_id} | `{script}` | {len(group)} | {np.mean(q_means):.1f} ± {number(sample_std(q_means))} "
+                f"| {np.mean(estimates):.1f} ± {number(sample_std(estimates))} | {ratios} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def q_value_text(runs: list[RunLog], env_ids: list[str]) -> str:
+    """The Q-value section of `results.md`."""
+    return (
+        "## Q-values\n\n"
+        f"Over the last {Q_TABLE_LAST:.0%} of each run's steps: the mean of the critic's logged mean Q(s, a) of a "
+        "batch, and what it should be for states like the policy's own, estimated from the training episodes "
+        "finished in those steps: the discounted return from each of their states to the episode's end, averaged "
+        "over the states, if every step paid its episode's mean reward (the logs hold each episode's return and "
+        "length, not its rewards); an episode cut at the time limit does not end, so each of its states is worth "
+        "its mean reward / (1 - gamma). Mean ± sample std (ddof=1) over the n runs; the ratio per run, in the "
+        "order of the seeds. The critic's batches come from the whole replay buffer, older and worse states and "
+        "actions included: once the policy has improved, a correct critic's mean is, if anything, below the "
+        "estimate, so a ratio well above 1 is overestimation, and one below 1 need not be underestimation. SAC's critics learn soft Q-values, which add the "
+        "discounted entropy bonuses.\n\n" + q_value_table(runs, env_ids)
+    )
+
+
 @dataclass
 class Aggregate:
     """Per algorithm, its normalised final returns by task, their IQM with interval, and its profile."""
@@ -872,7 +954,9 @@ def main(argv: list[str] | None = None) -> None:
     command = shlex.join(["python", display(Path(__file__)), *argv])
     (output_dir / "results.md").write_text(
         f"Per task, the final returns of the n runs of each algorithm:\n\n{table_text}\n"
-        f"{aggregate_text(result, args.format)}\nMade by: `{command}`\n\n{machines(runs)}"
+        f"{aggregate_text(result, args.format)}\n"
+        + (f"{q_value_text(runs, args.q_values)}\n" if args.q_values else "")
+        + f"Made by: `{command}`\n\n{machines(runs)}"
     )
     agg = aggregate_table(result) if result.scores else ""
     update_docs(args.update_docs, output_dir, table_text, status_line(runs, args.runs_dir), agg, args.format)

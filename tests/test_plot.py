@@ -14,12 +14,14 @@ from plot import (
     aggregate,
     algorithm_name,
     caption,
+    discounted_state_value,
     draw_panel,
     iqm,
     main,
     normalised,
     performance_profile,
     profile_band,
+    q_value_table,
     random_policy_return,
     read_runs,
     stratified_bootstrap,
@@ -40,6 +42,7 @@ def write_run(log_dir: Path, returns, evaluations=(), args: dict | None = None, 
     for i, value in enumerate(returns, 1):
         step = i * episode_length
         writer.add_scalar("charts/episodic_return", value, step, walltime=START + step * SECONDS_PER_STEP)
+        writer.add_scalar("charts/episodic_length", episode_length, step, walltime=START + step * SECONDS_PER_STEP)
         writer.add_scalar("losses/qf1_values", value / 2, step, walltime=START + step * SECONDS_PER_STEP)
     for step, value in evaluations:
         writer.add_scalar("eval/episodic_return", value, step, walltime=START + step * SECONDS_PER_STEP + 1)
@@ -297,3 +300,49 @@ def test_output_paths_that_cannot_be_written_are_refused_before_any_figure(tmp_p
             main(["--runs-dir", str(tmp_path / "runs"), *flags])
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a_file", "runs"]
+
+
+def test_the_state_value_estimate_is_the_mean_discounted_rest_of_each_episode():
+    gamma, rewards = 0.9, [2.0] * 5  # a terminated episode of 5 equal rewards
+    by_hand = np.mean([sum(r * gamma**j for j, r in enumerate(rewards[t:])) for t in range(5)])
+    assert discounted_state_value([10.0], np.array([5.0]), gamma, limit=1000) == pytest.approx(by_hand)
+    # cut at the time limit, the episode was bootstrapped: every state is worth reward / (1 - gamma)
+    assert discounted_state_value([10.0], np.array([5.0]), gamma, limit=5) == pytest.approx(2.0 / (1 - gamma))
+    # episodes weigh as many states as they have: one of 5 states and one of 1
+    two = discounted_state_value([10.0, 2.0], np.array([5.0, 1.0]), gamma, limit=None)
+    assert two == pytest.approx((by_hand * 5 + 2.0) / 6)
+
+
+def test_the_q_value_table_compares_the_last_tenth_of_the_steps():
+    steps = np.arange(100.0, 10_001.0, 100.0)  # 100 episodes of 100 steps, returns of 100 (reward 1 a step)
+    early = steps < 9000  # critic values: absurd early on, then twice the estimate in the last 10%
+    estimate = discounted_state_value([100.0], np.array([100.0]), 0.99, limit=1000)
+    q_values, lengths = np.where(early, 1e6, 2 * estimate), np.full(100, 100.0)
+    runs = [
+        RunLog(
+            "td3_continuous.py",
+            "Hopper-v4",
+            seed,
+            60.0,
+            steps,
+            np.full(100, 100.0),
+            np.array([]),
+            np.array([]),
+            q_steps=steps,
+            q_values=q_values,
+            episode_lengths=lengths,
+        )
+        for seed in (1, 2)
+    ]
+    row = q_value_table(runs, ["Hopper-v4"]).strip().splitlines()[-1]
+    assert row == (
+        f"| Hopper-v4 | `td3_continuous.py` | 2 | {2 * estimate:.1f} ± 0.0 | {estimate:.1f} ± 0.0 | 2.00, 2.00 |"
+    )
+
+
+def test_q_values_add_their_table_to_results_md(tmp_path):
+    for seed in (1, 2):
+        ours(tmp_path / "runs", "Hopper-v4", seed, [10.0 * i for i in range(1, 11)], [(1000, 50.0)])
+    main(["--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "out"), "--q-values", "Hopper-v4"])
+    report = (tmp_path / "out" / "results.md").read_text()
+    assert "## Q-values" in report and "| Hopper-v4 | `td3_continuous.py` | 2 |" in report.split("## Q-values")[1]
