@@ -341,6 +341,9 @@ def find_runs(root: Path, skip) -> list[Found]:
     for log_dir in log_dirs:
         if any(log_dir.is_relative_to(run_dir) for run_dir in claimed):
             continue
+        if log_dir.parent.name == "runs" and (log_dir.parent.parent / "log.txt").exists():
+            skip(log_dir, "its benchmarks/run.py run has not finished (no result.json)")  # a variant's looks plain
+            continue
         args_path, match = log_dir / "args.json", RUN_NAME.fullmatch(log_dir.name)
         if args_path.exists():  # this project's scripts
             try:
@@ -863,9 +866,17 @@ def machines(runs: list[RunLog]) -> str:
 SECTION = re.compile(r"(<!-- results: (\S+) -->\n).*?(<!-- end of results -->)", flags=re.DOTALL)
 
 
-def status_line(runs: list[RunLog], runs_dirs) -> str:
+def status_line(runs: list[RunLog], runs_dirs, env_ids=(), scripts=()) -> str:
+    """How many of the runs started in these directories (of these envs and scripts, if given) have finished."""
     runs_dirs = [runs_dirs] if isinstance(runs_dirs, (str, Path)) else runs_dirs
-    started = max(len(runs), sum(1 for root in runs_dirs for path in Path(root).iterdir() if path.is_dir()))
+
+    def chosen(path: Path) -> bool:  # a run directory `{env}__{script or variant}__{seed}` of the runner
+        env_id, _, name = path.name.partition("__")
+        name = name.rpartition("__")[0]
+        return (not env_ids or env_id in env_ids) and (not scripts or any(same_name(name, s) for s in scripts))
+
+    started = sum(1 for root in runs_dirs for path in Path(root).iterdir() if path.is_dir() and chosen(path))
+    started = max(len(runs), started)
     if len(runs) == started:
         return f"All {started} runs have finished."
     return (
@@ -959,7 +970,14 @@ def main(argv: list[str] | None = None) -> None:
         + f"Made by: `{command}`\n\n{machines(runs)}"
     )
     agg = aggregate_table(result) if result.scores else ""
-    update_docs(args.update_docs, output_dir, table_text, status_line(runs, args.runs_dir), agg, args.format)
+    update_docs(
+        args.update_docs,
+        output_dir,
+        table_text,
+        status_line(runs, args.runs_dir, args.env_ids, args.scripts),
+        agg,
+        args.format,
+    )
     for env_id in args.q_values:
         write_q_value_figure(runs, env_id, output_dir, args.x, args.format)
     print(f"{len(runs)} runs: figures and results.md written to {output_dir}")

@@ -24,6 +24,7 @@ from plot import (
     q_value_table,
     random_policy_return,
     read_runs,
+    status_line,
     stratified_bootstrap,
     stratified_iqm_interval,
     styles,
@@ -221,10 +222,14 @@ def test_damaged_and_unfinished_runs_are_skipped_with_one_line_each(tmp_path, ca
     runner_run = tmp_path / "runs" / "Hopper-v4__td3_continuous__5"
     ours(runner_run / "runs", "Hopper-v4", 5, [10.0] * 10)
     (runner_run / "result.json").write_text('{"script": "td3_cont')
+    # One still going (no result.json yet, every step logged): its log would pass for a plain script's.
+    going = ours(runs_dir / "Hopper-v4__td3-variant__6" / "runs", "Hopper-v4", 6, [10.0] * 10)
+    (going.parent.parent / "log.txt").write_text("step 1,000/1,000\n")
     runs = read_runs([runs_dir])
     assert sorted(run.source for run in runs) == sorted(str(path.relative_to(tmp_path)) for path in good)
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 3, lines
+    assert len(lines) == 4, lines
+    assert any(f"skipped {going.relative_to(tmp_path)}: its benchmarks/run.py run has not" in line for line in lines)
     assert any(
         f"skipped {damaged.relative_to(tmp_path)}: {event_file.name}: failed " in line and "crc32 check" in line
         for line in lines
@@ -346,3 +351,11 @@ def test_q_values_add_their_table_to_results_md(tmp_path):
     main(["--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "out"), "--q-values", "Hopper-v4"])
     report = (tmp_path / "out" / "results.md").read_text()
     assert "## Q-values" in report and "| Hopper-v4 | `td3_continuous.py` | 2 |" in report.split("## Q-values")[1]
+
+
+def test_the_status_line_counts_the_runs_of_the_chosen_envs_and_scripts(tmp_path):
+    for name in ("Hopper-v4__td3_continuous__1", "Hopper-v4__td3-no-delay__1", "Pendulum-v1__td3_continuous__1"):
+        (tmp_path / name).mkdir()
+    finished = [evaluated_run(1, 100.0)]
+    assert status_line(finished, tmp_path, ["Hopper-v4"], ["td3_continuous.py"]) == "All 1 runs have finished."
+    assert status_line(finished, tmp_path).startswith("1 of the 3 runs have finished")

@@ -13,4 +13,5 @@ python benchmarks/run.py --runs-dir "$RUNS" --env-ids HalfCheetah-v4 Hopper-v4 -
     -- --total-timesteps 100000 --eval-frequency 10000
 python benchmarks/plot.py --runs-dir "$RUNS" --env-ids HalfCheetah-v4 Hopper-v4 --scripts td3_continuous.py \
     td3-no-clipped-double-q td3-no-target-smoothing td3-no-delay td3-none-of-the-three \
-    --q-values HalfCheetah-v4 Hopper-v4 --output-dir benchmarks/results/td3_ablation
+    --q-values HalfCheetah-v4 Hopper-v4 --output-dir benchmarks/results/td3_ablation \
+    --update-docs benchmarks/results/td3_ablation/README.md
