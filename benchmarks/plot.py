@@ -558,6 +558,12 @@ def caption(curve: str, x: str, seeds: str, below: str = "evaluation") -> str:
     return text
 
 
+def legend_columns(figure, labels: list[str]) -> int:
+    """As many legend columns (at most 4) as the figure's width holds for labels this long, so none is cut off."""
+    column_inches = 0.6 + 0.075 * max(len(label) for label in labels)  # the line sample, then about 10-pt text
+    return max(1, min(len(labels), 4, int(figure.get_figwidth() / column_inches)))
+
+
 def finish_figure(figure, panels: list[tuple], curve: str, x: str, path: Path, below: str = "evaluation") -> Path:
     """One legend above every panel, named by algorithm, and the caption below them; saved to `path`.
 
@@ -580,7 +586,9 @@ def finish_figure(figure, panels: list[tuple], curve: str, x: str, path: Path, b
             handles.setdefault(label, handle)
     seeds = {algorithm_name(script): seeds_text(n) for script, n in counts.items()}
     labels = [f"{label} ({seeds[label]})" for label in handles]
-    figure.legend(list(handles.values()), labels, loc="outside upper center", ncols=min(len(labels), 4), frameon=False)
+    figure.legend(
+        list(handles.values()), labels, loc="outside upper center", ncols=legend_columns(figure, labels), frameon=False
+    )
     every = {n for ns in counts.values() for n in ns}
     seeds_in_caption = seeds_text(every) if len(every) == 1 else "the seeds (n in the legend)"
     width = int(figure.get_figwidth() * 15)
@@ -837,7 +845,8 @@ def write_aggregate_figure(result: Aggregate, output_dir: Path, fmt: str = "png"
     profile_axes.set_title("Performance profile", fontsize="medium")
     for axes in (iqm_axes, profile_axes):
         axes.grid(alpha=0.3)
-    figure.legend(loc="outside upper center", ncols=min(len(scripts), 4), frameon=False)
+    labels = figure.axes[1].get_legend_handles_labels()[1]
+    figure.legend(loc="outside upper center", ncols=legend_columns(figure, labels), frameon=False)
     text = (
         "Normalised score: (final return - random policy) / (reference - random policy), reference the TD3 "
         "paper's 1M-step return (Pendulum-v1: 0). IQM over all runs of all tasks; interval and bands: 95% "
