@@ -17,6 +17,7 @@ from plot import (
     discounted_state_value,
     draw_panel,
     iqm,
+    legend_columns,
     main,
     normalised,
     performance_profile,
@@ -359,3 +360,12 @@ def test_the_status_line_counts_the_runs_of_the_chosen_envs_and_scripts(tmp_path
     finished = [evaluated_run(1, 100.0)]
     assert status_line(finished, tmp_path, ["Hopper-v4"], ["td3_continuous.py"]) == "All 1 runs have finished."
     assert status_line(finished, tmp_path).startswith("1 of the 3 runs have finished")
+
+
+def test_the_legend_takes_the_columns_the_figure_is_wide_enough_for():
+    figure = plt.figure(figsize=(6.4, 4))
+    names = ["TD3", "td3-no-clipped-double-q", "td3-no-target-smoothing", "td3-no-delay", "td3-none-of-the-three"]
+    variants = [f"{name} (3 seeds)" for name in names]
+    assert legend_columns(figure, variants) == 2
+    assert legend_columns(figure, ["DDPG (3 seeds)", "TD3 (3 seeds)", "SAC (3 seeds)"]) == 3
+    plt.close(figure)
