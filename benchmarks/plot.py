@@ -296,6 +296,7 @@ class RunLog:
 
 # A run directory of the scripts and of CleanRL: {env_id}__{exp_name}__{seed}__{unixtime}
 RUN_NAME = re.compile(r"(?P<env_id>.+?)__(?P<exp_name>.+)__(?P<seed>\d+)__(?P<time>\d+)")
+RUNNER_RUN_NAME = re.compile(r"(?P<env_id>.+?)__(?P<name>.+)__(?P<seed>\d+)")  # benchmarks/run.py's run directories
 
 
 @dataclass
@@ -341,14 +342,17 @@ def find_runs(root: Path, skip) -> list[Found]:
     for log_dir in log_dirs:
         if any(log_dir.is_relative_to(run_dir) for run_dir in claimed):
             continue
-        if log_dir.parent.name == "runs" and (log_dir.parent.parent / "log.txt").exists():
-            skip(log_dir, "its benchmarks/run.py run has not finished (no result.json)")  # a variant's looks plain
-            continue
         args_path, match = log_dir / "args.json", RUN_NAME.fullmatch(log_dir.name)
         if args_path.exists():  # this project's scripts
             try:
                 args = json.loads(args_path.read_text())
                 exp_name = args["exp_name"]
+                runner_name = (
+                    RUNNER_RUN_NAME.fullmatch(log_dir.parent.parent.name) if log_dir.parent.name == "runs" else None
+                )
+                if runner_name and runner_name["name"] != exp_name:  # a named variant's: only result.json names it
+                    skip(log_dir, "its benchmarks/run.py run has not finished (no result.json)")
+                    continue
                 script = f"{exp_name}.py" if f"{exp_name}.py" in SCRIPTS else exp_name
                 found.append(
                     Found(
@@ -880,9 +884,11 @@ def status_line(runs: list[RunLog], runs_dirs, env_ids=(), scripts=()) -> str:
     runs_dirs = [runs_dirs] if isinstance(runs_dirs, (str, Path)) else runs_dirs
 
     def chosen(path: Path) -> bool:  # a run directory `{env}__{script or variant}__{seed}` of the runner
-        env_id, _, name = path.name.partition("__")
-        name = name.rpartition("__")[0]
-        return (not env_ids or env_id in env_ids) and (not scripts or any(same_name(name, s) for s in scripts))
+        match = RUNNER_RUN_NAME.fullmatch(path.name)
+        if match is None:
+            return not env_ids and not scripts
+        env_ok = not env_ids or match["env_id"] in env_ids
+        return env_ok and (not scripts or any(same_name(match["name"], s) for s in scripts))
 
     started = sum(1 for root in runs_dirs for path in Path(root).iterdir() if path.is_dir() and chosen(path))
     started = max(len(runs), started)

@@ -369,3 +369,11 @@ def test_the_legend_takes_the_columns_the_figure_is_wide_enough_for():
     assert legend_columns(figure, variants) == 2
     assert legend_columns(figure, ["DDPG (3 seeds)", "TD3 (3 seeds)", "SAC (3 seeds)"]) == 3
     plt.close(figure)
+
+
+def test_cleanrl_runs_in_the_runners_layout_are_read(tmp_path):
+    """benchmarks/results/cleanrl/run_cleanrl.sh keeps CleanRL's runs as the runner keeps its own, log.txt included."""
+    run_dir = tmp_path / "Hopper-v4__td3_continuous_action__1"
+    cleanrl(run_dir / "runs", "Hopper-v4", 1, [10.0] * 10)
+    (run_dir / "log.txt").write_text("done\n")
+    assert [run.script for run in read_runs([tmp_path])] == ["td3_continuous_action"]
