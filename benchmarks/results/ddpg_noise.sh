@@ -20,4 +20,4 @@ python benchmarks/run.py "${COMMON[@]}" --env-ids HalfCheetah-v4 Hopper-v4 Lunar
     --total-timesteps 100000 --eval-frequency 10000
 python benchmarks/plot.py --runs-dir "$RUNS" --scripts ddpg_continuous.py ddpg-ou ddpg-parameter \
     --env-ids Pendulum-v1 MountainCarContinuous-v0 HalfCheetah-v4 Hopper-v4 LunarLanderContinuous-v3 \
-    --output-dir benchmarks/results/ddpg_noise
+    --output-dir benchmarks/results/ddpg_noise --update-docs benchmarks/results/ddpg_noise/README.md
