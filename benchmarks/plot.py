@@ -676,6 +676,24 @@ def table(runs: list[RunLog], final: str = "auto") -> str:
     return "\n".join(lines) + "\n"
 
 
+def runs_table(runs: list[RunLog], final: str = "auto") -> str:
+    """The `results.md` section of each run: its final return beside its training episodes and the best of them
+    (a task whose reward comes at a goal is read from the best: did any episode reach it?)."""
+    lines = [
+        "## Each run\n",
+        "| env | script | seed | final return | training episodes | best training return |",
+        "|---|---|---|---|---|---|",
+    ]
+    for env_id in sorted({run.env_id for run in runs}):
+        for script, group in groups_of([run for run in runs if run.env_id == env_id]).items():
+            for run in sorted(group, key=lambda run: run.seed):
+                lines.append(
+                    f"| {env_id} | `{script}` | {run.seed} | {final_return(run, final)[0]:.1f} "
+                    f"| {len(run.episode_returns)} | {run.episode_returns.max():.1f} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
 def time_limit(env_id: str) -> int | None:
     """The env's registered time limit (`max_episode_steps`), if gymnasium knows it."""
     import gymnasium as gym
@@ -982,6 +1000,7 @@ def main(argv: list[str] | None = None) -> None:
         f"Per task, the final returns of the n runs of each algorithm:\n\n{table_text}\n"
         f"{aggregate_text(result, args.format)}\n"
         + (f"{q_value_text(runs, args.q_values)}\n" if args.q_values else "")
+        + f"{runs_table(runs, args.final)}\n"
         + f"Made by: `{command}`\n\n{machines(runs)}"
     )
     agg = aggregate_table(result) if result.scores else ""

@@ -79,8 +79,9 @@ def test_a_killed_benchmark_resumes_without_redoing_finished_runs_and_plots(tmp_
         pixels = matplotlib.image.imread(runs_dir / figure)
         assert pixels.shape[0] > 200 and pixels.std() > 0.05  # a drawn figure, not a blank page
     report = (runs_dir / "results.md").read_text()
-    rows = [line for line in report.splitlines() if line.startswith("| Pendulum-v1")]
-    assert len(rows) == 2
+    per_task, each_run = report.split("## Across tasks")[0], report.split("## Each run")[1]
+    rows = [line for line in per_task.splitlines() if line.startswith("| Pendulum-v1")]
+    assert len(rows) == 2 and sum(line.startswith("| Pendulum-v1") for line in each_run.splitlines()) == 4
     assert f"- 4 runs: {machine_description()}; {versions()}" in report
     for row, script in zip(sorted(rows), ["ddpg_continuous.py", "td3_continuous.py"], strict=True):
         cells = [cell.strip() for cell in row.split("|")[1:-1]]

@@ -354,6 +354,16 @@ def test_q_values_add_their_table_to_results_md(tmp_path):
     assert "## Q-values" in report and "| Hopper-v4 | `td3_continuous.py` | 2 |" in report.split("## Q-values")[1]
 
 
+def test_results_md_lists_each_run_with_its_best_training_return(tmp_path):
+    ours(tmp_path / "runs", "Hopper-v4", 2, [5.0, 90.0] + [-3.0] * 8, [(1000, 7.0)])
+    ours(tmp_path / "runs", "Hopper-v4", 1, [-2.0] * 9 + [-1.0], [(1000, 4.0)])
+    main(["--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "out")])
+    section = (tmp_path / "out" / "results.md").read_text().split("## Each run")[1]
+    rows = [line for line in section.splitlines() if line.startswith("| Hopper-v4")]
+    assert rows == ["| Hopper-v4 | `td3_continuous.py` | 1 | 4.0 | 10 | -1.0 |",
+                    "| Hopper-v4 | `td3_continuous.py` | 2 | 7.0 | 10 | 90.0 |"]  # fmt: skip
+
+
 def test_the_status_line_counts_the_runs_of_the_chosen_envs_and_scripts(tmp_path):
     for name in ("Hopper-v4__td3_continuous__1", "Hopper-v4__td3-no-delay__1", "Pendulum-v1__td3_continuous__1"):
         (tmp_path / name).mkdir()
