@@ -13,9 +13,9 @@ python benchmarks/run.py "${COMMON[@]}" --env-ids InvertedPendulum-v4 -- \
 python benchmarks/run.py "${COMMON[@]}" --env-ids HalfCheetah-v4 Hopper-v4 Walker2d-v4 -- \
     --total-timesteps 100000 --eval-frequency 10000
 # Figures, table, the results sections of the docs, and the Q-value figures of docs/td3.md and docs/ddpg.md
-# (--scripts: the plain scripts; the same runs directory also holds td3_ablation.sh's variants)
+# (--scripts and --env-ids: the plain scripts on these tasks; the same runs directory also holds the studies' runs)
 python benchmarks/plot.py --runs-dir "$RUNS" --scripts ddpg_continuous.py td3_continuous.py sac_continuous.py \
-    --output-dir benchmarks/results \
+    --env-ids Pendulum-v1 InvertedPendulum-v4 HalfCheetah-v4 Hopper-v4 Walker2d-v4 --output-dir benchmarks/results \
     --update-docs docs/*.md benchmarks/results/README.md --q-values Hopper-v4 HalfCheetah-v4
 # CleanRL's TD3 beside ours on HalfCheetah-v4 and Hopper-v4, seeds 1-3, 100k steps: the runs of
 # cleanrl/run_cleanrl.sh (CleanRL's own scripts in their own environment, see that file), compared by their
