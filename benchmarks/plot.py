@@ -488,6 +488,13 @@ def groups_of(env_runs: list[RunLog]) -> dict[str, list[RunLog]]:
     return {script: [run for run in env_runs if run.script == script] for script in ordered(r.script for r in env_runs)}
 
 
+def by_task(runs: list[RunLog]):
+    """(env, script, its runs) for every env (sorted) and script (in the figures' order): the tables' rows."""
+    for env_id in sorted({run.env_id for run in runs}):
+        for script, group in groups_of([run for run in runs if run.env_id == env_id]).items():
+            yield env_id, script, group
+
+
 def draw_grid_curves(axes, env_runs: list[RunLog], curve: str, x: str, style: dict) -> None:
     """One line per script, the mean over seeds of the runs' `curve` on a grid (up to the shortest run's last
     point), with a band from the lowest run to the highest."""
@@ -665,32 +672,30 @@ def number(value: float) -> str:
 def table(runs: list[RunLog], final: str = "auto") -> str:
     """Per env and script: n, the final return's mean ± sample standard deviation, its standard error, the wall time."""
     lines = [TABLE_HEADER, "|---|---|---|---|---|---|---|"]
-    for env_id in sorted({run.env_id for run in runs}):
-        for script, group in groups_of([run for run in runs if run.env_id == env_id]).items():
-            finals, measures = zip(*(final_return(run, final) for run in group), strict=True)
-            wall = np.mean([run.wall_time_seconds for run in group]) / 60
-            lines.append(
-                f"| {env_id} | `{script}` | {len(group)} | {np.mean(finals):.1f} ± {number(sample_std(finals))} "
-                f"| {number(standard_error(finals))} | {', '.join(sorted(set(measures)))} | {wall:.1f} min |"
-            )
+    for env_id, script, group in by_task(runs):
+        finals, measures = zip(*(final_return(run, final) for run in group), strict=True)
+        wall = np.mean([run.wall_time_seconds for run in group]) / 60
+        lines.append(
+            f"| {env_id} | `{script}` | {len(group)} | {np.mean(finals):.1f} ± {number(sample_std(finals))} "
+            f"| {number(standard_error(finals))} | {', '.join(sorted(set(measures)))} | {wall:.1f} min |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def runs_table(runs: list[RunLog], final: str = "auto") -> str:
-    """The `results.md` section of each run: its final return beside its training episodes and the best of them
-    (a task whose reward comes at a goal is read from the best: did any episode reach it?)."""
+    """The section of each run in `results.md`. Its best training return answers what a mean cannot on a
+    goal-reward task: did any episode reach the goal?"""
     lines = [
         "## Each run\n",
         "| env | script | seed | final return | training episodes | best training return |",
         "|---|---|---|---|---|---|",
     ]
-    for env_id in sorted({run.env_id for run in runs}):
-        for script, group in groups_of([run for run in runs if run.env_id == env_id]).items():
-            for run in sorted(group, key=lambda run: run.seed):
-                lines.append(
-                    f"| {env_id} | `{script}` | {run.seed} | {final_return(run, final)[0]:.1f} "
-                    f"| {len(run.episode_returns)} | {run.episode_returns.max():.1f} |"
-                )
+    for env_id, script, group in by_task(runs):
+        for run in sorted(group, key=lambda run: run.seed):
+            lines.append(
+                f"| {env_id} | `{script}` | {run.seed} | {final_return(run, final)[0]:.1f} "
+                f"| {len(run.episode_returns)} | {run.episode_returns.max():.1f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
