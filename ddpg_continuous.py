@@ -1330,7 +1330,7 @@ class Run:
         threads = self.threads.adjust()
         print(
             f"step {self.global_step:>9,}/{total:,} ({100 * self.global_step / total:5.1f}%) | {sps:6.0f} SPS | "
-            f"ETA {eta} | return {mean_return} (last {len(self.recent_returns)} episodes) | {threads} threads",
+            f"ETA {eta} | return {mean_return} (last {len(self.recent_returns)} episodes) | threads {threads}",
             flush=True,
         )
         self.last_print_time, self.last_print_step = now, self.global_step
