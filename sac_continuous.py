@@ -37,12 +37,13 @@ import math
 import os
 import random
 import re
+import shutil
 import signal
 import sys
 import time
 import warnings
 from collections import deque
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import gymnasium as gym
 import numpy as np
@@ -175,26 +176,17 @@ def make_vector_env(env_id: str, num_envs: int, video_dir: str | None = None) ->
     step is a real transition and nothing is stored across the reset (gymnasium >= 1.0's
     default, NEXT_STEP, instead spends one extra step on the reset and ignores its action).
     """
-    try:
-        envs = gym.vector.SyncVectorEnv(
-            [make_env(env_id, video_dir if i == 0 else None) for i in range(num_envs)],
-            autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
-        )
-    except Exception as error:  # noqa: BLE001  (an unknown id, a missing package, an env that raises: the user's)
-        fail(f"cannot make --env-id {env_id!r}: {first_line(error)}")
+    envs = gym.vector.SyncVectorEnv(
+        [make_env(env_id, video_dir if i == 0 else None) for i in range(num_envs)],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
     action_space = envs.single_action_space
     if not isinstance(action_space, gym.spaces.Box):
-        envs.close()
-        fail(
-            f"{env_id} has a {action_space} action space; this script needs a continuous (Box) one; "
-            "for discrete actions use DQN or PPO"
-        )
+        raise TypeError(f"it has a {action_space} action space; this script needs a continuous (Box) one")
     if len(action_space.shape) != 1 or action_space.shape[0] == 0:
-        envs.close()
-        fail(f"{env_id} has actions shaped {action_space.shape}; this script needs a vector of one or more actions")
+        raise ValueError(f"it has actions shaped {action_space.shape}; this script needs a vector of actions")
     if not (np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high))):
-        envs.close()
-        fail(f"{env_id} has unbounded actions {action_space}; wrap it with gymnasium.wrappers.ClipAction")
+        raise ValueError(f"it has unbounded actions {action_space}; wrap it with gymnasium.wrappers.ClipAction")
     return gym.wrappers.vector.RecordEpisodeStatistics(envs)
 
 
@@ -312,7 +304,6 @@ class ReplayBuffer:
         self.rewards, self.terminations = rewards[:, 0], terminations[:, 0]
         self.position = 0  # where the next transition goes
         self.size = 0  # how many transitions are stored
-        self.filled = torch.zeros((), dtype=torch.int64, device=device)  # the same number, on the device
 
     def add(self, obs, next_obs, actions, rewards, terminations) -> None:
         """Store a batch of transitions (one per env), overwriting the oldest when full."""
@@ -322,7 +313,6 @@ class ReplayBuffer:
         self.rows[index] = torch.as_tensor(rows, dtype=torch.float32, device=self.device)
         self.position = (self.position + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
-        self.filled.fill_(self.size)
 
     def state_dict(self) -> dict:
         """The stored transitions (copies of the filled part only) and the write position."""
@@ -332,17 +322,12 @@ class ReplayBuffer:
 
     def load_state_dict(self, state: dict) -> None:
         self.position, self.size = state["position"], state["size"]
-        self.filled.fill_(self.size)
         for name in self.FIELDS:
             getattr(self, name)[: self.size] = state[name].to(self.device)
 
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
-        """Draw `batch_size` transitions uniformly, with replacement: one random draw, one gather.
-
-        The indices scale uniform numbers in [0, 1) by the size held on the device, not in Python, so that
-        a CUDA graph that records `sample` (--cudagraphs) draws from the whole buffer as it grows.
-        """
-        index = (torch.rand(batch_size, dtype=torch.float64, device=self.device) * self.filled).long()
+        """Draw `batch_size` transitions uniformly, with replacement: one random draw, one gather."""
+        index = (torch.rand(batch_size, dtype=torch.float64, device=self.device) * self.size).long()
         obs, next_obs, actions, rewards, terminations = self.rows.index_select(0, index).split(self.widths, dim=1)
         return {
             "obs": obs,
@@ -493,8 +478,6 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
     action_low, action_high = envs.single_action_space.low, envs.single_action_space.high
     agent = make_agent(args, obs_dim, action_low, action_high, run.device)
     buffer = ReplayBuffer(args.buffer_size, obs_dim, len(action_low), run.device)
-    # `compiled`: with --compile or --cudagraphs, the same function compiled or recorded (below the banner).
-    act = compiled(agent.actor.sample, args, run.device)
     hyperparameters = {
         "gamma": args.gamma,
         "tau": args.tau,
@@ -503,15 +486,12 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
         "autotune": args.autotune,
         "target_entropy": -float(len(action_low)),  # the paper's heuristic: -dim(A)
     }
-    # One update on a fresh batch: the unit that --compile compiles and --cudagraphs records, once for each
-    # branch that `update` can take (which networks it trains).
-    update_agent = compiled(
-        lambda critic_updates: update(buffer.sample(args.batch_size), agent, critic_updates, **hyperparameters),
-        args,
-        run.device,
-        branch=lambda updates: (updates % args.policy_frequency == 0, updates % args.target_network_frequency == 0),
-    )
-    obs, global_step, critic_updates = run.start(envs, agent, buffer, exploration=None)  # a new run or a resumed one
+    # With --compile or --cudagraphs, the same functions compiled or recorded (below the banner).
+    act, learn = compiled(agent.actor.sample, args), compiled(update, args)
+    # Seed the random actions and the environments (a resumed run starts new episodes, seeded by its step).
+    envs.action_space.seed(args.seed)
+    obs, _ = envs.reset(seed=args.seed + run.global_step)
+    global_step, critic_updates = run.start(envs, agent, buffer, exploration=None)  # restores a resumed run
 
     while global_step < args.total_timesteps and not run.stop_requested:
         # Act: uniformly random actions first, to fill the buffer with diverse data, then the
@@ -532,10 +512,13 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
         buffer.add(obs, real_next_obs(next_obs, infos), actions, rewards, terminations)
         obs = next_obs
 
-        if global_step >= args.learning_starts:
+        # Learn once the buffer holds --learning-starts transitions (or is full): after a resume without
+        # the buffer, too, while the policy's actions refill it.
+        if buffer.size >= min(args.learning_starts, args.buffer_size):
             for _ in range(args.num_envs * args.updates_per_step):  # updates_per_step per collected transition
                 critic_updates += 1
-                logs = update_agent(critic_updates)
+                batch = buffer.sample(args.batch_size)
+                logs = learn(batch, agent, critic_updates, **hyperparameters)
                 run.log_losses(logs, global_step, critic_updates)
         run.after_step(global_step, critic_updates)  # evaluation, checkpoint, progress line
     return agent, buffer
@@ -549,22 +532,16 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
 EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes start from seeds that training never uses
 PROGRESS_SECONDS = 5.0  # how often the progress line is printed
 LOG_EVERY_UPDATES = 100  # how often the losses are logged: reading them forces a device sync
-CHECKPOINT_FORMAT = f"{os.path.basename(__file__)} v2"  # marks the files this script writes
-SAVED_MODEL_KEYS = ("format", "args", "obs_dim", "action_dim", "networks")  # --save-model's file: no optimizers
-CHECKPOINT_KEYS = ("global_step", "critic_updates", "recent_returns", "optimizers", "exploration", "rng", "buffer")
-# Flags added after the first checkpoints of this format: their defaults do what those runs did.
-FLAGS_ADDED_SINCE_V2 = (
-    "render", "threads", "cudagraphs", "save_best", "updates_per_step", "num_critics", "exploration_noise_final",
-    "exploration_noise_decay_steps",
-)  # fmt: skip
+CHECKPOINT_FORMAT = "checkpoint v3"  # the same in the three scripts: each knows its own files by their flags
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what schedulers and `kill` send
-MAX_ENVS = 1024  # --num-envs: the envs step one after another, in this process
 # Flags that may differ when a run resumes or is evaluated; all the others define the experiment.
 RUN_CONTROL_FLAGS = {
     "total_timesteps", "cuda", "compile", "cudagraphs", "save_model", "save_best", "checkpoint_frequency",
     "checkpoint_buffer", "checkpoint_keep", "resume", "eval_frequency", "eval_episodes", "eval_only", "checkpoint",
     "capture_video", "stop_on_nonfinite", "track", "wandb_project_name", "wandb_entity", "render", "threads",
 }  # fmt: skip
+# Whole-number flags that may be 0; every other one counts or spaces something and must be at least 1.
+MAY_BE_ZERO = {"seed", "total_timesteps", "learning_starts", "checkpoint_frequency", "eval_frequency"}
 
 
 def fail(message: str) -> None:
@@ -573,156 +550,134 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def warn(message: str) -> None:
-    """A value that is odd but legitimate: say so in one line on stderr, and go on."""
-    print(f"{os.path.basename(__file__)}: warning: {message}", file=sys.stderr)
-
-
 def first_line(error: BaseException) -> str:
-    """An exception's message in one line (its type's name if it has none)."""
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-# What each flag allows. The same lists in the three scripts: each checks the flags it has.
-AT_LEAST_ONE = (
-    "updates_per_step", "buffer_size", "policy_frequency", "num_critics", "target_network_frequency",
-    "param_noise_adapt_every", "exploration_noise_decay_steps", "eval_episodes", "checkpoint_keep", "threads",
-)  # fmt: skip
-NOT_NEGATIVE = (
-    "total_timesteps", "learning_starts", "learning_rate", "policy_lr", "q_lr", "exploration_noise",
-    "exploration_noise_final", "policy_noise", "noise_clip", "alpha", "ou_theta", "ou_sigma", "critic_weight_decay",
-    "checkpoint_frequency", "eval_frequency",
-)  # fmt: skip
-POSITIVE = ("ou_dt", "param_noise_initial_std")
-
-
 def check_args(args: Args) -> None:
-    """Refuse the flag values the script cannot use, before anything is built or written; warn of odd ones."""
-    values = {name: value for name, value in asdict(args).items() if value is not None}
-    for name, value in values.items():
-        flag = "--" + name.replace("_", "-")
+    """Refuse the flag values the script cannot use, before anything is built or written."""
+    for name, value in asdict(args).items():
+        flag, least = "--" + name.replace("_", "-"), 0 if name in MAY_BE_ZERO else 1
         if isinstance(value, float) and not np.isfinite(value):  # nan or inf would train into nonsense
             fail(f"{flag} must be a finite number, got {value}")
-        if (name in AT_LEAST_ONE and value < 1) or (name in NOT_NEGATIVE and value < 0):
-            fail(f"{flag} must {'be at least 1' if name in AT_LEAST_ONE else 'not be negative'}, got {value}")
-        if name in POSITIVE and value <= 0:
-            fail(f"{flag} must be positive, got {value}")
-    if not 0 <= args.seed < 2**31:
+        if type(value) is int and value < least:
+            fail(f"{flag} must {'be at least 1' if least else 'not be negative'}, got {value}")
+        if type(value) is float and value < 0:
+            fail(f"{flag} must not be negative, got {value}")
+    if args.seed >= 2**31:
         fail(f"--seed must be between 0 and 2**31 - 1, got {args.seed}")
-    if not 1 <= args.num_envs <= MAX_ENVS:
-        fail(f"--num-envs must be between 1 and {MAX_ENVS} (the envs step one after another), got {args.num_envs}")
-    if not 1 <= args.batch_size <= args.buffer_size:
-        fail(f"--batch-size ({args.batch_size}) must be between 1 and --buffer-size ({args.buffer_size})")
+    for flag, value in (("--batch-size", args.batch_size), ("--num-envs", args.num_envs)):  # one row each at most
+        if value > args.buffer_size:
+            fail(f"{flag} ({value}) must be at most --buffer-size ({args.buffer_size})")
     if not args.hidden_sizes or min(args.hidden_sizes) < 1:
         fail(f"--hidden-sizes must be one or more positive sizes, got {args.hidden_sizes}")
-    if not 0.0 < args.tau <= 1.0:
-        fail(f"--tau must be in (0, 1], got {args.tau}")
-    if not 0.0 <= args.gamma <= 1.0:
-        fail(f"--gamma must be in [0, 1], got {args.gamma}")
-    if "exploration_noise_final" in values and values["exploration_noise"] == 0:
-        fail("--exploration-noise-final decays the exploration noise: --exploration-noise must be positive")
-    if "exploration_noise_decay_steps" in values and "exploration_noise_final" not in values:
-        fail("--exploration-noise-decay-steps is the length of a decay: it needs --exploration-noise-final")
+    if not 0.0 < args.tau <= 1.0 or not 0.0 <= args.gamma <= 1.0:
+        fail(f"--tau must be in (0, 1] and --gamma in [0, 1], got {args.tau} and {args.gamma}")
     if args.save_best and args.eval_frequency == 0:
         fail("--save-best keeps the networks of the best evaluation: it needs --eval-frequency")
+    if args.render and (not args.eval_only or args.capture_video):
+        fail("--render shows the episodes of --eval-only in a window: add --eval-only, leave out --capture-video")
     if not args.exp_name or args.exp_name in (".", "..") or re.search(r"[/\\\x00]", args.exp_name):
         fail(f"--exp-name names a directory and a file: no '/', got {args.exp_name!r}")
-    for networks, learning_rate in {"actor": args.policy_lr, "critic": args.q_lr}.items():
-        if (args.learning_rate if learning_rate is None else learning_rate) == 0:  # legitimate: it freezes them
-            warn(f"the {networks} learning rate is 0: those weights stay as they start")
 
 
-def compiled(function, args: Args, device: torch.device, branch=None):
-    """`function` compiled by `torch.compile` with --compile, recorded as CUDA graphs with --cudagraphs.
+def check_environment(args: Args, device: torch.device, checkpoint: dict | None) -> None:
+    """Before anything is written: the env suits the script (and the checkpoint) and takes a step, the
+    networks and the replay buffer fit in memory, and the env can be filmed or shown if asked."""
+    if args.cudagraphs and device.type != "cuda":
+        fail("--cudagraphs records CUDA graphs: it needs a GPU (none is available, or --no-cuda); leave it out")
+    if args.render and sys.platform.startswith("linux") and not os.environ.keys() & {"DISPLAY", "WAYLAND_DISPLAY"}:
+        fail("--render opens a window, and there is no display (DISPLAY is not set): use --capture-video instead")
+    try:
+        envs = make_vector_env(args.env_id, 1)
+    except Exception as error:  # noqa: BLE001  (an unknown id, a missing package, an env that raises: the user's)
+        fail(f"cannot make --env-id {args.env_id!r}: {first_line(error)}")
+    obs_dim, action_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
+    try:  # an env whose observations do not have the shape of its observation space fails here
+        envs.reset(seed=args.seed)
+        envs.step(envs.action_space.sample())
+        envs.close()
+    except Exception as error:  # noqa: BLE001
+        fail(f"{args.env_id} fails in its first step ({first_line(error)}): are its observations shaped ({obs_dim},)?")
+    if checkpoint is not None and (checkpoint["obs_dim"], checkpoint["action_dim"]) != (obs_dim, action_dim):
+        sizes = f"observations of size {checkpoint['obs_dim']} and actions of size {checkpoint['action_dim']}"
+        fail(f"the checkpoint is for {sizes}; {args.env_id} has {obs_dim} and {action_dim}")
+    # About: three networks with target copies, gradients and Adam's moments; the buffer's float32 rows.
+    widths = (obs_dim + action_dim, *args.hidden_sizes, action_dim)
+    networks = 60 * sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(widths))
+    buffer = 0 if args.eval_only else args.buffer_size * (2 * obs_dim + action_dim + 2) * 4
+    with open("/proc/meminfo" if os.path.exists("/proc/meminfo") else os.devnull) as file:  # Linux: without swap
+        free = next((int(line.split()[1]) * 1024 for line in file if line.startswith("MemAvailable:")), np.inf)
+    free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else free
+    for what, size, flag in (("networks", networks, "--hidden-sizes"), ("replay buffer", buffer, "--buffer-size")):
+        if size > free:
+            fail(
+                f"the {what} would take {size / 2**30:,.1f} GiB, {device} has {free / 2**30:,.1f} GiB free: lower {flag}"
+            )
+    if args.capture_video:
+        try:  # one frame, as the video recorder will take them (gymnasium's warnings: the error says it)
+            with warnings.catch_warnings(action="ignore"), gym.make(args.env_id, render_mode="rgb_array") as env:
+                env.reset(seed=args.seed)
+                env.render()
+        except Exception as error:  # noqa: BLE001  (whatever the renderer raises, the message says it)
+            hint = (
+                "; MuJoCo renders with EGL (apt install libegl1) or OSMesa (MUJOCO_GL=osmesa)"
+                if "GL" in str(error)
+                else ""
+            )
+            fail(f"--capture-video: {args.env_id} cannot render frames ({first_line(error)}){hint}")
 
-    Compiling fuses each function's elementwise operations, and those of its backward passes, into a
-    few kernels. A CUDA graph records every kernel of one call (forward, backward, optimizer steps, soft
-    updates) and replays them all with one launch, so Python and kernel launches cost nothing more.
-    `branch(*inputs)` says which path the function takes for these inputs: one graph per path.
-    """
+
+def compiled(function, args: Args):
+    """`function` compiled by `torch.compile` with --compile (fewer, fused kernels), recorded as CUDA graphs
+    with --cudagraphs (every kernel of a call replayed by one launch: Python's overhead gone)."""
     if args.compile:
         torch._inductor.config.fallback_random = True  # eager's random numbers, hence eager's results
         function = torch.compile(function)
-    if args.cudagraphs:
-        return CudaGraphs(function, branch or (lambda *inputs: None))
-    return function
+    return CudaGraphs(function) if args.cudagraphs else function
 
 
 class CudaGraphs:
-    """A function recorded as CUDA graphs, one per branch, and replayed: plain PyTorch (`torch.cuda.CUDAGraph`).
+    """A function recorded as CUDA graphs and replayed (plain PyTorch: `torch.cuda.CUDAGraph`).
 
-    A replay runs the recorded kernels on the recorded tensors: tensor inputs are copied into those, and
-    the outputs returned are the recorded ones, overwritten by the next replay. So nothing in the function
-    may wait for the device (no `.item()`, no Python `if` on a tensor's value): the NaN guard is a flag
-    on the device, read when the losses are logged.
+    A replay runs the recorded kernels on the recorded tensors: each call's tensors (a batch) are copied
+    into those, and the outputs are the recorded ones, overwritten by the next replay. So nothing in the
+    function may wait for the device (no `.item()`, no `if` on a tensor). An update takes another path (which
+    networks it trains) by its count modulo each `*_frequency` keyword: one graph for each path.
     """
 
-    WARMUP_CALLS = 3  # eager calls of each branch before recording: optimizers create their state, compiling ends
+    WARMUP_CALLS = 3  # eager calls of each path before recording: optimizers create their state, compiling ends
 
-    def __init__(self, function, branch):
-        self.function, self.branch = function, branch
-        self.graphs = {}  # branch -> (graph, its input tensors, its output tensors)
-        self.calls = {}  # branch -> eager calls so far
+    def __init__(self, function):
+        self.function, self.graphs, self.calls = function, {}, {}
 
-    def __call__(self, *inputs):
-        key = self.branch(*inputs)
-        if key in self.graphs:
-            graph, recorded_inputs, outputs = self.graphs[key]
-            for recorded, new in zip(recorded_inputs, inputs):
-                if isinstance(recorded, torch.Tensor):
-                    recorded.copy_(new)
-            graph.replay()
-            return outputs
-        self.calls[key] = self.calls.get(key, 0) + 1
-        side_stream = torch.cuda.Stream()  # warm-up and recording run off the default stream, as PyTorch asks
-        side_stream.wait_stream(torch.cuda.current_stream())
-        if self.calls[key] <= self.WARMUP_CALLS:
-            with torch.cuda.stream(side_stream):
-                outputs = self.function(*inputs)
-            torch.cuda.current_stream().wait_stream(side_stream)
-            return outputs
-        recorded_inputs = [x.clone() if isinstance(x, torch.Tensor) else x for x in inputs]
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, stream=side_stream):
-            outputs = self.function(*recorded_inputs)
-        self.graphs[key] = (graph, recorded_inputs, outputs)
-        graph.replay()  # recording ran nothing: this is the call's work
-        return outputs
-
-
-class NonFiniteLoss(Exception):
-    """A loss or its gradients became NaN or infinite: training has diverged."""
-
-
-def skip_nonfinite_steps(agent: Agent) -> dict[str, torch.Tensor]:
-    """Make each optimizer skip a step whose gradients are NaN or infinite, before it reaches the weights;
-    return, for each loss, the number of steps skipped (on the device, read when the losses are logged).
-
-    Fused Adam skips a step when its `found_inf` tensor is set, as in mixed-precision training: the check
-    stays on the device (no sync), a CUDA graph can record it, and `update` still reads as the maths.
-    """
-
-    def check(optimizer: torch.optim.Optimizer, parameters: list, skipped: torch.Tensor) -> None:
-        gradients = [parameter.grad for parameter in parameters if parameter.grad is not None]
-        optimizer.found_inf.copy_(~torch.isfinite(torch.nn.utils.get_total_norm(gradients)))
-        skipped.add_(optimizer.found_inf)
-
-    # Each optimizer descends one loss, named here as its TensorBoard tag.
-    losses = {"critic_optimizer": "qf_loss", "actor_optimizer": "actor_loss", "alpha_optimizer": "alpha_loss"}
-    skipped_steps = {}
-    for name, loss in losses.items():
-        if hasattr(agent, name):
-            optimizer = getattr(agent, name)
-            device = optimizer.param_groups[0]["params"][0].device
-            optimizer.found_inf = torch.zeros((), device=device)
-            skipped_steps[loss] = torch.zeros((), device=device)
-            parameters = [parameter for group in optimizer.param_groups for parameter in group["params"]]  # once
-            optimizer.register_step_pre_hook(
-                lambda optimizer, *_, parameters=parameters, skipped=skipped_steps[loss]: check(
-                    optimizer, parameters, skipped
-                )
-            )
-    return skipped_steps
+    def __call__(self, *inputs, **options):
+        counts = [value for value in inputs if type(value) is int]
+        key = tuple(count % value for count in counts for name, value in options.items() if name.endswith("frequency"))
+        if key not in self.graphs:
+            self.calls[key] = self.calls.get(key, 0) + 1
+            side_stream = torch.cuda.Stream()  # warm-up and recording run off the default stream, as PyTorch asks
+            side_stream.wait_stream(torch.cuda.current_stream())
+            if self.calls[key] <= self.WARMUP_CALLS:
+                with torch.cuda.stream(side_stream):
+                    outputs = self.function(*inputs, **options)
+                torch.cuda.current_stream().wait_stream(side_stream)
+                return outputs
+            # The graph's own copies of the tensors it is given (a batch): each replay copies the new ones in.
+            recorded_inputs = [{k: v.clone() for k, v in x.items()} if isinstance(x, dict) else x for x in inputs]
+            recorded_inputs = [x.clone() if torch.is_tensor(x) else x for x in recorded_inputs]
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, stream=side_stream):
+                outputs = self.function(*recorded_inputs, **options)
+            self.graphs[key] = (graph, recorded_inputs, outputs)
+        graph, recorded_inputs, outputs = self.graphs[key]
+        for recorded, new in zip(recorded_inputs, inputs, strict=True):
+            if isinstance(recorded, dict):
+                torch._foreach_copy_(list(recorded.values()), [new[name] for name in recorded])
+            elif torch.is_tensor(recorded):
+                recorded.copy_(new)
+        graph.replay()  # the first replay, right after recording, is that call's work
+        return dict(outputs) if isinstance(outputs, dict) else outputs  # a dict the caller may change
 
 
 def evaluate(actor: Actor, env_id: str, episodes: int, seed: int, device, video_dir=None, render=False) -> list:
@@ -743,43 +698,30 @@ def evaluate(actor: Actor, env_id: str, episodes: int, seed: int, device, video_
     return returns
 
 
-def agent_state(agent: Agent) -> dict:
-    """The state of each network (or tensor) and of each optimizer of the agent, by field name."""
-    state = {"networks": {}, "optimizers": {}}
-    for field in fields(agent):
-        value = getattr(agent, field.name)
-        if isinstance(value, torch.optim.Optimizer):
-            state["optimizers"][field.name.removesuffix("_optimizer")] = value.state_dict()
-        else:
-            state["networks"][field.name] = value.detach().clone() if torch.is_tensor(value) else value.state_dict()
-    return state
-
-
-def load_agent_state(agent: Agent, state: dict) -> None:
-    for name, network in state["networks"].items():
-        if torch.is_tensor(getattr(agent, name)):
-            with torch.no_grad():
-                getattr(agent, name).copy_(network)
-        else:
-            getattr(agent, name).load_state_dict(network)
-    for name, optimizer in state["optimizers"].items():
-        getattr(agent, f"{name}_optimizer").load_state_dict(optimizer)
-
-
-def exploration_state(noise) -> dict:
-    """The attributes of an exploration strategy (numbers, tensors, networks' states), to checkpoint."""
+def state_of(thing, optimizers: bool | None = None) -> dict:
+    """The attributes of an agent or exploration strategy: the states of networks and optimizers, copies of
+    tensors, numbers; with `optimizers` True or False, only the optimizers' or all but theirs."""
     return {
-        name: value.state_dict() if isinstance(value, nn.Module) else value.clone() if torch.is_tensor(value) else value
-        for name, value in vars(noise).items()
+        name: value.state_dict() if hasattr(value, "state_dict") else value.clone() if torch.is_tensor(value) else value
+        for name, value in vars(thing).items()
+        if optimizers is None or optimizers == isinstance(value, torch.optim.Optimizer)
     }
 
 
-def load_exploration_state(noise, state: dict) -> None:
+def load_state(thing, state: dict) -> None:
     for name, value in state.items():
-        if isinstance(getattr(noise, name), nn.Module):
-            getattr(noise, name).load_state_dict(value)
+        current = getattr(thing, name)
+        if isinstance(current, torch.optim.Optimizer):  # the saved moments, this run's settings (`capturable`)
+            settings = [{key: v for key, v in group.items() if key != "params"} for group in current.param_groups]
+            current.load_state_dict(value)
+            for group, own in zip(current.param_groups, settings):
+                group.update(own)
+        elif hasattr(current, "load_state_dict"):
+            current.load_state_dict(value)
+        elif torch.is_tensor(current):
+            current.data.copy_(value)
         else:
-            setattr(noise, name, value.to(getattr(noise, name).device) if torch.is_tensor(value) else value)
+            setattr(thing, name, value)
 
 
 def rng_state(envs: gym.vector.VectorEnv) -> dict:
@@ -804,16 +746,12 @@ def set_rng_state(state: dict, envs: gym.vector.VectorEnv) -> None:
     envs.action_space.np_random.bit_generator.state = state["action_space"]
 
 
-def write_checkpoint(run_dir: str, global_step: int, state: dict, keep: int, name: str | None = None) -> str:
-    """Write `checkpoints/step_<n>.pt` (or `checkpoints/<name>.pt`) atomically; keep the latest `keep` step ones.
-
-    The file is written under a temporary name, flushed to disk, then renamed: a rename is atomic,
-    so a crash while writing leaves the previous checkpoints whole and no half-written one.
-    """
-    directory = os.path.join(run_dir, "checkpoints")
-    path = os.path.join(directory, f"{name}.pt" if name else f"step_{global_step:012d}.pt")  # names sort by step
+def write_checkpoint(run_dir: str, state: dict, keep: int, name: str) -> str:
+    """Write `checkpoints/<name>.pt` atomically (a temporary file, flushed to disk, then renamed: a crash
+    leaves the earlier checkpoints whole and no half-written one); keep the latest `keep` step_*.pt ones."""
+    path = os.path.join(run_dir, "checkpoints", f"{name}.pt")
     try:
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path + ".tmp", "wb") as file:
             torch.save(state, file)
             file.flush()
@@ -822,14 +760,15 @@ def write_checkpoint(run_dir: str, global_step: int, state: dict, keep: int, nam
     except (OSError, RuntimeError) as error:  # a full disk, a read-only directory: keep the last good checkpoint
         if os.path.exists(path + ".tmp"):
             os.remove(path + ".tmp")
-        last = sorted(glob.glob(os.path.join(directory, "step_*.pt")))
-        if not last:
-            fail(f"cannot write {path} ({first_line(error)}); there is no earlier checkpoint")
-        resume = f"python {os.path.basename(__file__)} --resume {last[-1]}"
+        # torch words a failed write in its C++ internals' terms: say what the disk has left instead.
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "the write failed"
+        free = shutil.disk_usage(os.path.dirname(path)).free if os.path.isdir(os.path.dirname(path)) else 0
+        last = sorted(glob.glob(os.path.join(run_dir, "checkpoints", "step_*.pt")))[-1:]
+        then = [f"the last good checkpoint is {p}: make room, then python {os.path.basename(__file__)} --resume {p}" for p in last]  # fmt: skip
         fail(
-            f"cannot write {path} ({first_line(error)}); the last good checkpoint is {last[-1]}: make room, then {resume}"
+            f"cannot write {path} ({reason}; {free / 2**20:,.0f} MiB free); {(then or ['none was written before'])[0]}"
         )
-    for old in sorted(glob.glob(os.path.join(directory, "step_*.pt")))[:-keep]:
+    for old in sorted(glob.glob(os.path.join(run_dir, "checkpoints", "step_*.pt")))[:-keep]:
         os.remove(old)
     return path
 
@@ -841,8 +780,7 @@ def find_checkpoint(path: str, model: bool = False) -> str:
         checkpoints = sorted(glob.glob(os.path.join(path, "checkpoints", "step_*.pt")))
         models = sorted(glob.glob(os.path.join(path, "*.pt")), key=os.path.getmtime) if model else []
         if not checkpoints and not models:
-            saved = " or a model saved by --save-model" if model else ""
-            fail(f"{path} holds no checkpoints (in {os.path.join(path, 'checkpoints')}){saved}")
+            fail(f"{path} holds no checkpoints (in {os.path.join(path, 'checkpoints')}){' or saved model' * model}")
         return (models or checkpoints)[-1]
     if not os.path.isfile(path):
         fail(f"no such checkpoint: {path}")
@@ -850,247 +788,134 @@ def find_checkpoint(path: str, model: bool = False) -> str:
 
 
 def read_checkpoint(path: str) -> dict:
-    """Load a checkpoint or saved model of this script.
-
-    `weights_only=True` restricts unpickling to tensors and plain containers: a file that holds
-    code (a malicious pickle) is refused instead of run.
-    """
+    """Load a checkpoint or saved model of this script. `weights_only=True` restricts unpickling to tensors
+    and plain containers: a file that holds code (a malicious pickle) is refused instead of run."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings(action="ignore"):  # torch's warnings on a foreign file: the error says it
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001  (any file at all may be given: a text, a damaged or a foreign one)
         reason = f"{type(error).__name__}: {first_line(error)[:200]}"
         fail(f"cannot load {path}: not a checkpoint or model of this script, or damaged ({reason})")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         fail(f"cannot load {path}: it was not written by this version of {os.path.basename(__file__)}")
-    if isinstance(state.get("args"), dict):  # flags newer than the file take their defaults: what it did
-        defaults = asdict(Args())
-        state["args"] = {name: defaults[name] for name in FLAGS_ADDED_SINCE_V2 if name in defaults} | state["args"]
-    needed = SAVED_MODEL_KEYS + (CHECKPOINT_KEYS if "buffer" in state else ())
-    missing = [key for key in needed if key not in state] + [
-        f"args.{name}" for name in {field.name for field in fields(Args)} - set(state.get("args", {}))
-    ]
-    if missing:
-        fail(f"cannot load {path}: damaged, it lacks {', '.join(sorted(missing))}")
+    needed = ["args", "obs_dim", "action_dim", "networks"]
+    needed += ["global_step", "critic_updates", "recent_returns", "optimizers", "rng"] if "buffer" in state else []
+    if missing := [key for key in needed if key not in state]:
+        fail(f"cannot load {path}: damaged, it lacks {', '.join(missing)}")
     return state
 
 
-def args_from_checkpoint(argv: list[str] | None, saved_args: dict, source: str, may_change: set[str]) -> Args:
-    """The checkpoint's arguments, overridden by the flags given now; refuse changes to the experiment."""
+def args_from_checkpoint(argv: list[str] | None, state: dict, path: str, may_change: set[str]) -> Args:
+    """The checkpoint's arguments (flags newer than the file: their defaults, what it did), overridden by
+    the flags given now; refuse another script's file, and changes to the experiment."""
+    saved_args = asdict(Args()) | state["args"]
     try:
         saved = Args(**saved_args)
     except TypeError:
-        fail(f"{source} was written by another version of {os.path.basename(__file__)}")
+        fail(f"cannot load {path}: it was written by another script (with flags this one does not have)")
     args = tyro.cli(Args, args=argv, default=saved)
-    changed = [name for name, value in asdict(args).items() if name not in may_change and value != saved_args[name]]
-    if changed:
+    if changed := [
+        name for name, value in asdict(args).items() if name not in may_change and value != saved_args[name]
+    ]:
         flags = ", ".join("--" + name.replace("_", "-") for name in changed)
-        fail(f"{source} was trained with other values of {flags}: drop them to use it, or start a new run")
+        fail(f"{path} was trained with other values of {flags}: drop them to use it, or start a new run")
     return args
 
 
-def check_shapes(state: dict, obs_dim: int, action_dim: int, env_id: str) -> None:
-    if (state["obs_dim"], state["action_dim"]) != (obs_dim, action_dim):
-        fail(
-            f"the checkpoint is for observations of size {state['obs_dim']} and actions of size "
-            f"{state['action_dim']}; {env_id} has {obs_dim} and {action_dim}"
-        )
-
-
-def evaluate_checkpoint(args: Args, state: dict, path: str, device: torch.device) -> None:
-    """--eval-only: run deterministic episodes of a checkpoint's or saved model's actor, print mean +- std."""
-    envs = make_vector_env(args.env_id, 1)
-    obs_dim = int(np.prod(envs.single_observation_space.shape))
-    action_low, action_high = envs.single_action_space.low, envs.single_action_space.high
-    envs.close()
-    check_shapes(state, obs_dim, len(action_low), args.env_id)
-    actor = make_agent(args, obs_dim, action_low, action_high, device).actor
-    actor.load_state_dict(state["networks"]["actor"])
-    run_dir = os.path.dirname(os.path.abspath(path))
-    if os.path.basename(run_dir) == "checkpoints":
-        run_dir = os.path.dirname(run_dir)
-    video_dir = os.path.join(run_dir, "videos", "eval") if args.capture_video else None
-    seed = args.seed + EVAL_SEED_OFFSET
-    returns = evaluate(actor, args.env_id, args.eval_episodes, seed, device, video_dir, args.render)
-    print(f"{args.env_id}: {np.mean(returns):.1f} +- {np.std(returns):.1f} over {len(returns)} episodes", flush=True)
-    if video_dir:
-        print(f"videos in {video_dir}", flush=True)
-
-
-def check_environment(args: Args, device: torch.device) -> None:
-    """Before anything is written: the env can be made and suits the script, the replay buffer fits in
-    memory, and the env renders where --capture-video or --render asks it to."""
-    if args.cudagraphs and device.type != "cuda":
-        fail("--cudagraphs records CUDA graphs: it needs a GPU (none is available, or --no-cuda); leave it out")
-    envs = make_vector_env(args.env_id, 1)  # refuses, in one line, what the script cannot serve
-    obs_dim = int(np.prod(envs.single_observation_space.shape))
-    action_dim = int(np.prod(envs.single_action_space.shape))
-    envs.close()
-    # About: an actor and two critics, each with a target copy, gradients and Adam's two moments, in float32.
-    widths = (obs_dim + action_dim, *args.hidden_sizes, action_dim)
-    parameters = 3 * sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(widths))
-    require_memory(parameters * 4 * 5, device, "the networks", "--hidden-sizes")
-    if not args.eval_only:  # the buffer: one float32 row of (obs, next_obs, action, reward, terminated) each
-        require_memory(
-            args.buffer_size * (2 * obs_dim + action_dim + 2) * 4, device, "the replay buffer", "--buffer-size"
-        )
-    if args.render and not args.eval_only:
-        fail("--render shows the episodes of --eval-only: add --eval-only --checkpoint PATH")
-    if args.render and args.capture_video:
-        fail("--render shows the episodes in a window and --capture-video records them: choose one")
-    if args.render and sys.platform.startswith("linux") and not os.environ.keys() & {"DISPLAY", "WAYLAND_DISPLAY"}:
-        fail("--render opens a window, and there is no display (DISPLAY is not set): use --capture-video instead")
-    if args.capture_video:
-        try:  # one frame, as the video recorder will take them
-            with warnings.catch_warnings(action="ignore"):  # gymnasium's warnings about render modes: the error says it
-                env = gym.make(args.env_id, render_mode="rgb_array")
-                env.reset(seed=args.seed)
-                env.render()
-                env.close()
-        except Exception as error:  # noqa: BLE001  (whatever the renderer raises, the message says it)
-            hint = (
-                "; MuJoCo renders with EGL (apt install libegl1) or OSMesa (MUJOCO_GL=osmesa)"
-                if "GL" in str(error)
-                else ""
-            )
-            fail(f"--capture-video: {args.env_id} cannot render frames ({first_line(error)}){hint}")
-
-
-def require_memory(size: int, device: torch.device, what: str, flag: str) -> None:
-    """Refuse, before allocating, `size` bytes that the device's free memory cannot hold."""
-    if device.type == "cuda":
-        free = torch.cuda.mem_get_info(device)[0]
-    else:
-        try:  # Linux: the memory available without swapping
-            with open("/proc/meminfo") as file:
-                free = next(int(line.split()[1]) * 1024 for line in file if line.startswith("MemAvailable:"))
-        except (OSError, StopIteration):
-            return  # unknown: let the allocation decide
-    if size > free:
-        where = "this machine" if device.type == "cpu" else str(device)
-        fail(f"{what} would take {size / 2**30:,.1f} GiB and {where} has {free / 2**30:,.1f} GiB free: lower {flag}")
+def run_dir_of(checkpoint_path: str) -> str | None:
+    """The run directory of a checkpoint in its `checkpoints/` folder (wherever the run moved), else None."""
+    folder = os.path.dirname(os.path.abspath(checkpoint_path))
+    return os.path.dirname(folder) if os.path.basename(folder) == "checkpoints" else None
 
 
 class TorchThreads:
-    """How many threads PyTorch computes with: --threads (or $OMP_NUM_THREADS), else the free cores.
+    """PyTorch's threads: --threads (or $OMP_NUM_THREADS), else the cores that other processes leave free.
 
-    PyTorch's default, a thread per core, collapses when two runs share the cores: the threads of each
-    spin waiting for the other's (two default runs on 2 cores: 2 steps/s each instead of 120). So the
-    default follows the load: every core for a run alone, the cores the others leave free beside other
-    runs, re-checked every few seconds from the CPU time that the machine and this process have used.
+    PyTorch's default, a thread per core, collapses when two runs share the cores: the threads of each spin
+    waiting for the other's (two default runs on 2 cores: 2 steps/s each instead of 120). So by default a run
+    takes the free cores, first from the load average, then from the CPU time used (/proc/stat) since the
+    last progress line.
     """
 
     def __init__(self, threads: int | None):
         self.cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         omp = os.environ.get("OMP_NUM_THREADS", "")
-        self.fixed = threads or (int(omp) if omp.isdigit() and int(omp) > 0 else None)
-        self.last = cpu_seconds()
-        # A first guess from the load average: the runnable threads of the last minute, this process's none yet.
+        self.fixed, self.last = threads or (int(omp) if omp.isdigit() and int(omp) > 0 else None), None
         busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-        self.set(self.fixed or max(1, min(self.cores, round(self.cores - busy))))
-
-    def set(self, threads: int) -> None:
-        if threads != torch.get_num_threads():
-            torch.set_num_threads(threads)
+        torch.set_num_threads(self.fixed or max(1, min(self.cores, round(self.cores - busy))))
+        self.adjust()
 
     def adjust(self) -> int:
         """Follow the cores that other processes left free since the last call; return the thread count."""
-        now = cpu_seconds()
-        if self.fixed is None and now is not None and self.last is not None and now[0] > self.last[0]:
+        if self.fixed is not None or not os.path.exists("/proc/stat"):
+            return torch.get_num_threads()
+        with open("/proc/stat") as file:  # all processes' CPU ticks: all but idle and iowait are busy
+            ticks = [int(value) for value in file.readline().split()[1:]]
+        own = os.times()
+        now = (
+            time.monotonic(),
+            (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK"),
+            own.user + own.system,
+        )
+        if self.last is not None and now[0] > self.last[0]:
             others = ((now[1] - self.last[1]) - (now[2] - self.last[2])) / (now[0] - self.last[0])  # busy cores
-            self.set(max(1, min(self.cores, round(self.cores - others))))
+            torch.set_num_threads(max(1, min(self.cores, round(self.cores - others))))
         self.last = now
         return torch.get_num_threads()
 
 
-def cpu_seconds() -> tuple[float, float, float] | None:
-    """(wall clock, CPU seconds used by all processes, CPU seconds used by this one), or None off Linux."""
-    try:
-        with open("/proc/stat") as file:
-            ticks = [int(value) for value in file.readline().split()[1:]]
-    except OSError:
-        return None
-    busy = sum(ticks[:8]) - ticks[3] - ticks[4]  # user, nice, system, irq, softirq, steal: all but idle and iowait
-    own = os.times()
-    return time.monotonic(), busy / os.sysconf("SC_CLK_TCK"), own.user + own.system
-
-
-def check_writable(directory: str) -> None:
-    """Refuse a run directory that cannot be created or written in, before anything is built or written."""
-    existing = os.path.abspath(directory)
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        fail(f"cannot create {directory}: {existing} is a file, not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        fail(f"cannot write in {existing}: run the script where you may write")
-
-
-def format_duration(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}"
+class NonFiniteLoss(Exception):
+    """A logged loss or a weight became NaN or infinite: training has diverged."""
 
 
 class Run:
-    """Everything around the training loop that is not the algorithm: the run directory, TensorBoard and
-    W&B, checkpoints and resume, evaluations, the progress line and stop signals.
+    """Everything around the training loop that is not the algorithm: the run directory, TensorBoard and W&B,
+    checkpoints and resume, evaluations, the progress line and stop signals."""
 
-    `train` calls `start` once, then `log_episodes`, `log_losses` and `after_step` as it goes; `main`
-    calls `finish` after the loop, `diverged` on a non-finite loss, and `close` in any case.
-    """
-
-    def __init__(self, args: Args, device, checkpoint: dict | None, checkpoint_path: str | None, threads: TorchThreads):
+    def __init__(self, args: Args, device, checkpoint: dict | None, checkpoint_path: str | None):
         self.args, self.device, self.checkpoint, self.checkpoint_path = args, device, checkpoint, checkpoint_path
-        if checkpoint is None:
+        # A resumed run goes on in its run directory; a new one, or one from a checkpoint kept elsewhere, in a new one.
+        self.run_dir = run_dir_of(checkpoint_path) if checkpoint is not None else None
+        if self.run_dir is None:
             name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', args.env_id)}__{args.exp_name}__{args.seed}__{int(time.time())}"
             self.run_dir, suffix = os.path.join("runs", name), 1
             while os.path.exists(self.run_dir):  # two runs started in the same second must not share a log
                 self.run_dir, suffix = os.path.join("runs", f"{name}_{suffix}"), suffix + 1
-            start_step = 0
-        else:  # the run directory holds `checkpoints/`, wherever it has been moved
-            self.run_dir = os.path.dirname(os.path.dirname(os.path.abspath(checkpoint_path)))
-            start_step = checkpoint["global_step"]
-        self.video_dir = None
-        if args.capture_video:
-            self.video_dir = os.path.join(
-                self.run_dir, "videos" if start_step == 0 else f"videos_from_step_{start_step}"
-            )
-        self.global_step, self.critic_updates = start_step, 0
-        self.recent_returns: deque[float] = deque(maxlen=10)
-        self.best_return = -np.inf  # the best evaluation's mean return, for --save-best
-        self.stop_signal, self.stop_time = None, 0.0
+        self.global_step = 0 if checkpoint is None else checkpoint["global_step"]
+        videos = "videos" if self.global_step == 0 else f"videos_from_step_{self.global_step}"
+        self.video_dir = os.path.join(self.run_dir, videos) if args.capture_video else None
+        self.critic_updates, self.recent_returns, self.best_return = 0, deque(maxlen=10), -np.inf
+        self.stop_signal, self.stop_time, self.stop_requested = None, 0.0, False
         self.envs = self.writer = self.tracking = None
-        self.previous_handlers = {}
-        self.threads = threads
-        check_writable(self.run_dir)
+        self.previous_handlers, self.threads = {}, TorchThreads(args.threads)
 
-    def start(self, envs, agent: Agent, buffer: ReplayBuffer, exploration) -> tuple[np.ndarray, int, int]:
-        """Open the logs, restore the checkpoint of a resumed run and catch stop signals; return the first
-        observations, the environment step and the number of critic updates to go on from."""
-        args = self.args
+    def start(self, envs, agent: Agent, buffer: ReplayBuffer, exploration) -> tuple[int, int]:
+        """Open the logs, restore a resumed run's checkpoint, catch stop signals; return the step and updates."""
         self.envs, self.agent, self.buffer, self.exploration = envs, agent, buffer, exploration
-        self.obs_dim = int(np.prod(envs.single_observation_space.shape))
-        self.action_dim = int(np.prod(envs.single_action_space.shape))
-        if self.checkpoint is not None:
-            check_shapes(self.checkpoint, self.obs_dim, self.action_dim, args.env_id)
         self.open_logs()
-        if self.checkpoint is None:
-            envs.action_space.seed(args.seed)
-            obs, _ = envs.reset(seed=args.seed)
-        else:
-            obs = self.restore()
-        # Optimizer steps with non-finite gradients are skipped, counted here, and stop the run (`check_finite`).
-        self.skipped_steps = skip_nonfinite_steps(agent) if args.stop_on_nonfinite else {}
+        if self.checkpoint is not None:
+            checkpoint = self.checkpoint
+            load_state(agent, checkpoint["networks"] | checkpoint["optimizers"])
+            if checkpoint["buffer"] is not None:
+                buffer.load_state_dict(checkpoint["buffer"])
+            if exploration is not None:
+                load_state(exploration, checkpoint["exploration"])
+            self.critic_updates = checkpoint["critic_updates"]
+            self.recent_returns.extend(checkpoint["recent_returns"])
+            best = os.path.join(self.run_dir, "checkpoints", "best.pt")
+            if os.path.exists(best):  # --save-best goes on from the best evaluation before the stop
+                self.best_return = read_checkpoint(best).get("eval_return", -np.inf)
+            set_rng_state(checkpoint["rng"], envs)
+            print(f"resumed from {self.checkpoint_path} at step {self.global_step:,}", flush=True)
         # SIGINT (Ctrl-C) and SIGTERM (schedulers, `kill`) end the current step, then stop cleanly.
         self.previous_handlers = {signum: signal.signal(signum, self.request_stop) for signum in STOP_SIGNALS}
         self.start_time = self.last_print_time = time.time()
         self.last_print_step = self.global_step
-        self.learning_start_time, self.learning_start_step = None, 0
-        return obs, self.global_step, self.critic_updates
+        return self.global_step, self.critic_updates
 
     def open_logs(self) -> None:
         """TensorBoard (and W&B with --track) in the run directory, and the arguments as `args.json`."""
-        args = self.args
+        args, name = self.args, os.path.basename(self.run_dir)
         if args.track:
             import wandb  # optional: only --track needs it
 
@@ -1099,106 +924,83 @@ class Run:
                 entity=args.wandb_entity,
                 sync_tensorboard=True,
                 config=asdict(args),
-                name=os.path.basename(self.run_dir),
-                id=re.sub(r"[^A-Za-z0-9_-]", "_", os.path.basename(self.run_dir)),  # a resumed run continues it
+                name=name,
+                id=re.sub(r"[^A-Za-z0-9_-]", "_", name),  # a resumed run continues it
                 resume="allow",
                 save_code=True,
             )
-        # `purge_step` drops events that a killed run logged after its last checkpoint: no step twice.
-        self.writer = SummaryWriter(self.run_dir, purge_step=self.global_step + 1 if self.global_step else None)
-        with open(os.path.join(self.run_dir, "args.json"), "w") as file:
-            json.dump(asdict(args), file, indent=2)
+        try:  # `purge_step` drops events that a killed run logged after its last checkpoint: no step twice
+            self.writer = SummaryWriter(self.run_dir, purge_step=self.global_step + 1 if self.global_step else None)
+            with open(os.path.join(self.run_dir, "args.json"), "w") as file:
+                json.dump(asdict(args), file, indent=2)
+        except OSError as error:
+            fail(f"cannot write the run into {self.run_dir} ({error.strerror}): run the script where you may write")
         if self.global_step == 0:
-            self.writer.add_text(
-                "hyperparameters",
-                "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items()),
-            )
+            table = "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items())
+            self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
         print(f"run directory: {self.run_dir} (device: {self.device})", flush=True)
-
-    def restore(self) -> np.ndarray:
-        """Load the checkpoint into the agent, buffer, exploration, counters and RNGs; reset the envs."""
-        checkpoint = self.checkpoint
-        load_agent_state(self.agent, checkpoint)
-        if checkpoint["buffer"] is not None:
-            self.buffer.load_state_dict(checkpoint["buffer"])
-        if self.exploration is not None:
-            load_exploration_state(self.exploration, checkpoint["exploration"])
-        self.critic_updates = checkpoint["critic_updates"]
-        self.recent_returns.extend(checkpoint["recent_returns"])
-        best = os.path.join(self.run_dir, "checkpoints", "best.pt")
-        if os.path.exists(best):  # --save-best goes on from the best evaluation before the stop
-            self.best_return = read_checkpoint(best).get("eval_return", -np.inf)
-        # The environments cannot be saved: they start new episodes, with seeds of their own.
-        obs, _ = self.envs.reset(seed=self.args.seed + self.global_step)
-        set_rng_state(checkpoint["rng"], self.envs)
-        print(f"resumed from {self.checkpoint_path} at step {self.global_step:,}", flush=True)
-        return obs
 
     def model_state(self) -> dict:
         """What --save-model and --save-best write: the networks, and what it takes to read them back."""
         return {
             "format": CHECKPOINT_FORMAT,
             "args": asdict(self.args),
-            "obs_dim": self.obs_dim,
-            "action_dim": self.action_dim,
-            "networks": agent_state(self.agent)["networks"],
-        }
-
-    def training_state(self) -> dict:
-        """Everything a resumed run needs, as tensors and plain containers."""
-        return {
-            **self.model_state(),
-            "global_step": self.global_step,
-            "critic_updates": self.critic_updates,
-            "recent_returns": list(self.recent_returns),
-            "optimizers": agent_state(self.agent)["optimizers"],
-            "exploration": None if self.exploration is None else exploration_state(self.exploration),
-            "rng": rng_state(self.envs),
-            "buffer": self.buffer.state_dict() if self.args.checkpoint_buffer else None,
+            "obs_dim": self.envs.single_observation_space.shape[0],
+            "action_dim": self.envs.single_action_space.shape[0],
+            "networks": state_of(self.agent, optimizers=False),
         }
 
     def save_checkpoint(self) -> str:
-        return write_checkpoint(self.run_dir, self.global_step, self.training_state(), self.args.checkpoint_keep)
+        """Everything a resumed run needs, as tensors and plain containers, in `checkpoints/step_<n>.pt`."""
+        state = self.model_state() | {
+            "global_step": self.global_step,
+            "critic_updates": self.critic_updates,
+            "recent_returns": list(self.recent_returns),
+            "optimizers": state_of(self.agent, optimizers=True),
+            "exploration": None if self.exploration is None else state_of(self.exploration),
+            "rng": rng_state(self.envs),
+            "buffer": self.buffer.state_dict() if self.args.checkpoint_buffer else None,
+        }
+        return write_checkpoint(self.run_dir, state, self.args.checkpoint_keep, f"step_{self.global_step:012d}")
 
     def request_stop(self, signum, frame) -> None:
-        """A signal handler: stop after this step; a second signal stops at once, unless it comes within a
-        second of the first (Ctrl-C reaches a whole process group, a scheduler signals every process)."""
-        if self.stop_signal is not None:
+        """Stop after this step; a second signal stops at once, unless it comes within a second of the first
+        (Ctrl-C reaches a whole process group, a scheduler signals every process)."""
+        if self.stop_requested:
             if time.time() - self.stop_time < 1.0:
                 return
             raise KeyboardInterrupt
-        self.stop_signal, self.stop_time = signum, time.time()
+        self.stop_signal, self.stop_time, self.stop_requested = signum, time.time(), True
         print(f"\n{signal.Signals(signum).name}: stopping after this step (again to stop at once)", flush=True)
-
-    @property
-    def stop_requested(self) -> bool:
-        return self.stop_signal is not None
 
     def log_episodes(self, infos: dict, global_step: int) -> None:
         """Log every episode that ended at this step (several envs can finish on the same step)."""
         self.global_step = global_step
-        if "episode" in infos:
-            for i in np.flatnonzero(infos["_episode"]):
-                episodic_return = float(infos["episode"]["r"][i])
-                self.recent_returns.append(episodic_return)
-                self.writer.add_scalar("charts/episodic_return", episodic_return, global_step)
-                self.writer.add_scalar("charts/episodic_length", int(infos["episode"]["l"][i]), global_step)
+        for i in np.flatnonzero(infos["_episode"]) if "episode" in infos else []:
+            self.recent_returns.append(float(infos["episode"]["r"][i]))
+            self.writer.add_scalar("charts/episodic_return", float(infos["episode"]["r"][i]), global_step)
+            self.writer.add_scalar("charts/episodic_length", int(infos["episode"]["l"][i]), global_step)
 
     def log_losses(self, logs: dict, global_step: int, critic_updates: int) -> None:
         """Log an update's values every LOG_EVERY_UPDATES updates (reading a tensor's value syncs the device)."""
         self.critic_updates = critic_updates
-        if self.learning_start_time is None:
-            self.learning_start_time, self.learning_start_step = time.time(), global_step
         if critic_updates % LOG_EVERY_UPDATES == 0:
-            self.check_finite()
-            for tag, value in logs.items():
+            values = {tag: float(value) for tag, value in logs.items()}
+            self.check_finite(values)
+            for tag, value in values.items():
                 self.writer.add_scalar(tag, value, global_step)
 
-    def check_finite(self) -> None:
-        """Stop the run (see `diverged`) if an optimizer has skipped a step for non-finite gradients."""
-        for loss, skipped in self.skipped_steps.items():
-            if skipped.item() > 0:
-                raise NonFiniteLoss(f"{loss} has non-finite gradients ({int(skipped.item())} steps skipped)")
+    def check_finite(self, values: dict[str, float]) -> None:
+        """With --stop-on-nonfinite, stop the run (`diverged`) when a logged value or a weight is NaN or infinite:
+        checked where the values are read anyway, so it costs no sync and works with any optimizer."""
+        bad = [f"{tag} is {value}" for tag, value in values.items() if not np.isfinite(value)]
+        for name, value in vars(self.agent).items():
+            tensors = value.parameters() if isinstance(value, nn.Module) else [value] if torch.is_tensor(value) else []
+            bad += (
+                [] if all(tensor.isfinite().all() for tensor in tensors) else [f"the weights of {name} are not finite"]
+            )
+        if bad and self.args.stop_on_nonfinite:
+            raise NonFiniteLoss(bad[0])
 
     def passed_multiple_of(self, frequency: int) -> bool:
         """Whether this step went past a multiple of `frequency` (the step moves by num_envs at a time)."""
@@ -1212,9 +1014,8 @@ class Run:
             self.log_evaluation(self.agent.actor, f"evaluation at step {global_step:,}")
         if self.passed_multiple_of(self.args.checkpoint_frequency):
             self.save_checkpoint()
-        now = time.time()
-        if now - self.last_print_time >= PROGRESS_SECONDS or global_step >= self.args.total_timesteps:
-            self.print_progress(now)
+        if time.time() - self.last_print_time >= PROGRESS_SECONDS or global_step >= self.args.total_timesteps:
+            self.print_progress()
 
     def log_evaluation(self, actor: Actor, label: str) -> None:
         args = self.args
@@ -1224,19 +1025,19 @@ class Run:
         if args.save_best and np.mean(returns) > self.best_return:  # the networks of the best evaluation so far
             self.best_return = float(np.mean(returns))
             state = self.model_state() | {"global_step": self.global_step, "eval_return": self.best_return}
-            write_checkpoint(self.run_dir, self.global_step, state, args.checkpoint_keep, name="best")
+            write_checkpoint(self.run_dir, state, args.checkpoint_keep, "best")
 
-    def print_progress(self, now: float) -> None:
-        """Step, speed, time left and the mean return of the last episodes, on one line."""
-        total = self.args.total_timesteps
+    def print_progress(self) -> None:
+        """Step, speed, time left, the mean return of the last episodes and the thread count, on one line."""
+        now, total = time.time(), self.args.total_timesteps
         sps = (self.global_step - self.last_print_step) / max(now - self.last_print_time, 1e-9)
         self.writer.add_scalar("charts/SPS", sps, self.global_step)
-        eta = format_duration((total - self.global_step) / max(sps, 1e-9))
+        eta = (total - self.global_step) / max(sps, 1e-9)
         mean_return = f"{np.mean(self.recent_returns):.1f}" if self.recent_returns else "n/a"
-        threads = self.threads.adjust()
         print(
-            f"step {self.global_step:>9,}/{total:,} ({100 * self.global_step / total:5.1f}%) | {sps:6.0f} SPS | "
-            f"ETA {eta} | return {mean_return} (last {len(self.recent_returns)} episodes) | threads {threads}",
+            f"step {self.global_step:>9,}/{total:,} ({100 * self.global_step / total:5.1f}%) | {sps:6.0f} SPS | ETA "
+            f"{eta // 3600:.0f}:{eta % 3600 // 60:02.0f}:{eta % 60:02.0f} | return {mean_return} (last "
+            f"{len(self.recent_returns)} episodes) | threads {self.threads.adjust()}",
             flush=True,
         )
         self.last_print_time, self.last_print_step = now, self.global_step
@@ -1244,19 +1045,12 @@ class Run:
     def finish(self) -> None:
         """After the loop: on a stop request, checkpoint and exit; else the final checkpoint, model and evaluation."""
         args, global_step = self.args, self.global_step
-        if self.stop_signal is not None:
-            if args.checkpoint_frequency > 0:
-                print(f"stopped at step {global_step:,}; checkpoint {self.save_checkpoint()}", flush=True)
-                print(f"resume with: python {os.path.basename(__file__)} --resume {self.run_dir}", flush=True)
-            else:
-                print(f"stopped at step {global_step:,}; no checkpoint (--checkpoint-frequency is 0)", flush=True)
+        self.check_finite({})
+        if self.stop_requested:  # always resumable, whatever --checkpoint-frequency says
+            print(f"stopped at step {global_step:,}; checkpoint {self.save_checkpoint()}", flush=True)
+            print(f"resume with: python {os.path.basename(__file__)} --resume {self.run_dir}", flush=True)
             raise SystemExit(128 + self.stop_signal)  # the shell's convention for "ended by this signal"
-        self.check_finite()
-        summary = f"trained {global_step:,} steps in {format_duration(time.time() - self.start_time)}"
-        if self.learning_start_time is not None and global_step > self.learning_start_step:
-            learning_sps = (global_step - self.learning_start_step) / (time.time() - self.learning_start_time)
-            summary += f"; {learning_sps:.1f} SPS after learning_starts"
-        print(summary, flush=True)
+        print(f"trained {global_step:,} steps in {time.time() - self.start_time:,.0f} s", flush=True)
         if args.checkpoint_frequency > 0 and not self.passed_multiple_of(args.checkpoint_frequency):
             self.save_checkpoint()
         eval_actor = self.agent.actor
@@ -1266,24 +1060,23 @@ class Run:
             print(f"model saved to {model_path}", flush=True)
             eval_actor = copy.deepcopy(self.agent.actor)  # evaluate what was saved
             eval_actor.load_state_dict(read_checkpoint(model_path)["networks"]["actor"])
-        if (args.save_model or args.eval_frequency > 0) and args.eval_episodes > 0:
+        if args.save_model or args.eval_frequency > 0:
             self.log_evaluation(eval_actor, f"evaluation over {args.eval_episodes} episodes")
 
     def diverged(self, error: NonFiniteLoss) -> None:
-        """Checkpoint the last good state (the failing steps were skipped) and exit with status 1."""
-        path = self.save_checkpoint()
-        message = f"{error} at step {self.global_step}; the last good state is in {path}"
-        print(f"{os.path.basename(__file__)}: error: {message} (--no-stop-on-nonfinite trains on)", file=sys.stderr)
+        """End the run with exit status 1; the checkpoints written before stay as they were."""
+        last = sorted(glob.glob(os.path.join(self.run_dir, "checkpoints", "step_*.pt")))
+        kept = f"the last checkpoint before it is {last[-1]}" if last else "no checkpoint was written before it"
+        message = f"{error} at step {self.global_step:,}: training diverged; {kept} (--no-stop-on-nonfinite trains on)"
+        print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
         sys.exit(1)
 
     def close(self) -> None:
         for signum, handler in self.previous_handlers.items():
             signal.signal(signum, handler)
-        for resource in (self.envs, self.writer):
+        for resource in (self.envs, self.writer, self.tracking):
             if resource is not None:
-                resource.close()
-        if self.tracking is not None:
-            self.tracking.finish()
+                resource.close() if resource is not self.tracking else resource.finish()
 
 
 def parse_args(argv: list[str] | None) -> tuple[Args, dict | None, str | None]:
@@ -1292,28 +1085,46 @@ def parse_args(argv: list[str] | None) -> tuple[Args, dict | None, str | None]:
     checkpoint, checkpoint_path = None, None
     if args.resume is not None and args.eval_only:
         fail("--resume continues training and --eval-only evaluates: give one of them")
+    if args.eval_only and args.checkpoint is None:
+        fail("--eval-only needs --checkpoint PATH (a checkpoint, a saved model or a run directory)")
     if args.resume is not None or args.eval_only:
-        if args.eval_only and args.checkpoint is None:
-            fail("--eval-only needs --checkpoint PATH (a checkpoint, a saved model or a run directory)")
-        source = args.resume if args.resume is not None else args.checkpoint
-        checkpoint_path = find_checkpoint(source, model=args.eval_only)
+        checkpoint_path = find_checkpoint(args.resume or args.checkpoint, model=args.eval_only)
         checkpoint = read_checkpoint(checkpoint_path)
         if args.resume is not None and "buffer" not in checkpoint:
             fail(f"{checkpoint_path} is a saved model, not a training checkpoint: it cannot be resumed")
         # Evaluating may use another env with the same shapes, and another seed.
         may_change = RUN_CONTROL_FLAGS | ({"env_id", "seed"} if args.eval_only else set())
-        args = args_from_checkpoint(argv, checkpoint["args"], checkpoint_path, may_change)
+        args = args_from_checkpoint(argv, checkpoint, checkpoint_path, may_change)
         if args.resume is not None and args.total_timesteps < checkpoint["global_step"]:
             step = checkpoint["global_step"]
             fail(f"{checkpoint_path} is at step {step:,}: --total-timesteps must be at least that to go on")
     check_args(args)
+    for networks, learning_rate in {"actor": args.policy_lr, "critic": args.q_lr}.items():
+        if (args.learning_rate if learning_rate is None else learning_rate) == 0:  # legitimate: it freezes them
+            print(f"{os.path.basename(__file__)}: warning: the {networks} learning rate is 0: those weights stay as they start", file=sys.stderr)  # fmt: skip
     return args, checkpoint, checkpoint_path
+
+
+def evaluate_checkpoint(args: Args, state: dict, path: str, device: torch.device) -> None:
+    """--eval-only: run deterministic episodes of a checkpoint's or saved model's actor, print mean +- std."""
+    space = gym.make(args.env_id).action_space
+    actor = make_agent(args, state["obs_dim"], space.low, space.high, device).actor
+    actor.load_state_dict(state["networks"]["actor"])
+    video_dir = (
+        os.path.join(run_dir_of(path) or os.path.dirname(path), "videos", "eval") if args.capture_video else None
+    )
+    returns = evaluate(
+        actor, args.env_id, args.eval_episodes, args.seed + EVAL_SEED_OFFSET, device, video_dir, args.render
+    )
+    print(f"{args.env_id}: {np.mean(returns):.1f} +- {np.std(returns):.1f} over {len(returns)} episodes", flush=True)
+    if video_dir:
+        print(f"videos in {video_dir}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> dict | None:
     """Train (or evaluate, with --eval-only); return the run directory, agent and buffer, for notebooks and tests."""
-    # The MuJoCo -v4 tasks are the benchmark of this project (and CleanRL's): gymnasium's advice to
-    # move to -v5 would be printed by every run.
+    # The MuJoCo -v4 tasks are this project's benchmark (and CleanRL's): gymnasium's advice to move to -v5
+    # would be printed by every run.
     warnings.filterwarnings("ignore", ".*The environment .* is out of date", DeprecationWarning)
     args, checkpoint, checkpoint_path = parse_args(argv)
     random.seed(args.seed)
@@ -1323,12 +1134,10 @@ def main(argv: list[str] | None = None) -> dict | None:
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
     if args.capture_video:
         os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo renders headless (a desktop may set glfw)
-    check_environment(args, device)
-    threads = TorchThreads(args.threads)
+    check_environment(args, device, checkpoint)
     if args.eval_only:
-        evaluate_checkpoint(args, checkpoint, checkpoint_path, device)
-        return None
-    run = Run(args, device, checkpoint, checkpoint_path, threads)
+        return evaluate_checkpoint(args, checkpoint, checkpoint_path, device)
+    run = Run(args, device, checkpoint, checkpoint_path)
     try:
         agent, buffer = train(args, run)
         run.finish()

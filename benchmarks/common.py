@@ -1,5 +1,7 @@
 """What the benchmarks and the tests share: load a script, read TensorBoard logs, describe the machine and versions."""
 
+import dataclasses
+import hashlib
 import importlib.util
 import os
 import platform
@@ -21,14 +23,53 @@ SCRIPTS = ["ddpg_continuous.py", "td3_continuous.py", "sac_continuous.py"]
 
 
 def load_script(script: str | Path) -> ModuleType:
-    """Import an algorithm script as a module (its `main` only runs when called)."""
-    name = Path(script).stem
+    """Import an algorithm script as a module (its `main` only runs when called): a path relative to the
+    repository root (the three scripts by name), or absolute.
+
+    The three scripts are modules named by their stem (`td3_continuous`), as everywhere else; any other
+    file by its stem and its path, so that two copies with the same file name stay two modules.
+    """
+    path = (ROOT / script).resolve()
+    name = path.stem if is_ours(path) else f"{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / script)
+        spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        sys.modules[name] = module  # before it runs: its dataclasses look their module up there
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]  # a file that fails to import is not kept half made
+            raise
     return sys.modules[name]
+
+
+def is_ours(path: Path) -> bool:
+    """Whether a resolved path is one of the three scripts of this repository."""
+    return path.parent == ROOT and path.name in SCRIPTS
+
+
+def find_script(script: str) -> str:
+    """The script that `--scripts` of the benchmarks names: one of the three by name (as it is), or the
+    absolute path of any file, given relative to the current directory or absolute, that has the scripts'
+    command line (a copy changed to be compared with the original, say): a module-level `Args` dataclass,
+    parsed by tyro, and `check_args(args)`. ValueError, in one line, says why a script is refused."""
+    if script in SCRIPTS:
+        return script
+    path = Path(script).resolve()
+    if is_ours(path):  # ./td3_continuous.py in the root: the same script, the same runs
+        return path.name
+    if not path.is_file():
+        raise ValueError(f"{script!r} is not one of the algorithm scripts ({', '.join(SCRIPTS)}) nor a file")
+    if path.suffix != ".py":
+        raise ValueError(f"{script!r} is not a Python file (.py)")
+    try:
+        module = load_script(path)
+    except (Exception, SystemExit) as error:  # noqa: BLE001  (any file may be given: whatever it raises, say it)
+        reason = " ".join(str(error).split())  # on one line
+        raise ValueError(f"{script!r} fails to import: {type(error).__name__}: {reason}") from None
+    if not dataclasses.is_dataclass(getattr(module, "Args", None)) or not callable(getattr(module, "check_args", None)):
+        raise ValueError(f"{script!r} lacks the scripts' command line: a module-level `Args` dataclass, `check_args`")
+    return str(path)
 
 
 def scalar_events(run_dir: str | Path) -> dict[str, list[ScalarEvent]]:

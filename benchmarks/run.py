@@ -8,7 +8,10 @@ scripts. A named variant is a script with flags of its own, given as one quoted 
 
     python benchmarks/run.py --scripts td3_continuous.py "td3-single-critic=td3_continuous.py --num-critics 1"
 
-Its runs are named, resumed, plotted and tabled under its name; a plain script under its file name. Run `<name>` = `<env>__<script>__<seed>` lives in `<runs-dir>/<name>/`: `log.txt` (its
+Its runs are named, resumed, plotted and tabled under its name; a plain script under its file name. A
+script is one of the three by name, or the path of any file with their command line, such as a changed
+copy to compare with the original (`--scripts td3_continuous.py path/to/my_td3.py`; its runs: `my_td3`).
+Run `<name>` = `<env>__<script>__<seed>` lives in `<runs-dir>/<name>/`: `log.txt` (its
 output), `runs/<the script's run directory>/` (TensorBoard log, checkpoints), `attempts.jsonl`
 (command, exit status, duration, machine and versions of each attempt) and, once it has finished,
 `result.json`. Stop the benchmark at any time (Ctrl-C, `kill`, a lost machine) and start the same
@@ -41,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tyro
-from common import ROOT, SCRIPTS, load_script, machine_description, versions
+from common import ROOT, SCRIPTS, find_script, is_ours, load_script, machine_description, versions
 
 USAGE = "python benchmarks/run.py [RUNNER OPTIONS] -- [SCRIPT FLAGS, passed to every run]"
 
@@ -49,7 +52,8 @@ USAGE = "python benchmarks/run.py [RUNNER OPTIONS] -- [SCRIPT FLAGS, passed to e
 @dataclass
 class Args:
     scripts: list[str] = field(default_factory=lambda: list(SCRIPTS))
-    """the algorithm scripts to run, or named variants "NAME=SCRIPT FLAGS..." (each one quoted word)"""
+    """the algorithm scripts to run (by name, or the path of a changed copy), or named variants "NAME=SCRIPT FLAGS..."
+    (each one quoted word)"""
     env_ids: list[str] = field(default_factory=lambda: ["Hopper-v4"])
     """the environments"""
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
@@ -76,7 +80,7 @@ class Args:
 class Variant:
     """A script, or a named variant of it: the script with flags of its own."""
 
-    script: str
+    script: str  # one of the three by name, or the absolute path of another script (`find_script`)
     name: str = ""  # a variant's name; "" for the plain script
     flags: tuple[str, ...] = ()
 
@@ -103,14 +107,22 @@ class Run:
 
 
 def parse_variant(spec: str) -> Variant:
-    """`td3_continuous.py`, or `NAME=td3_continuous.py --flag value ...` (a named variant)."""
+    """`td3_continuous.py`, `path/to/my_td3.py`, or `NAME=td3_continuous.py --flag value ...` (a named variant)."""
     if "=" not in spec.split(maxsplit=1)[0]:
-        return Variant(spec)
+        return Variant(checked_script(spec))
     name, definition = spec.split("=", 1)
     words = shlex.split(definition)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or not words:
         fail(f"--scripts: a variant is NAME=SCRIPT FLAGS..., NAME of letters, digits, '_', '.', '-'; got {spec!r}")
-    return Variant(words[0], name, tuple(words[1:]))
+    return Variant(checked_script(words[0]), name, tuple(words[1:]))
+
+
+def checked_script(script: str) -> str:
+    """`find_script`'s script, or its reason for refusing it in one line."""
+    try:
+        return find_script(script)
+    except ValueError as error:
+        fail(f"--scripts: {error}")
 
 
 def fail(message: str) -> None:
@@ -142,17 +154,28 @@ def script_run_dir(run_dir: Path) -> Path | None:
     return made[-1] if made else None
 
 
+def experiment(script: str, flags: tuple[str, ...]) -> dict:
+    """The arguments that make the experiment: `script_args` less the script's `RUN_CONTROL_FLAGS`, those that
+    say how it is run (device, compilation, checkpoints, evaluation, logging, budget) and that a resume of the
+    script may change. (A script without that set: all but the budget.)"""
+    control = getattr(load_script(script), "RUN_CONTROL_FLAGS", set()) | {"total_timesteps"}
+    return {name: value for name, value in script_args(script, flags).items() if name not in control}
+
+
 def status(run: "Run", run_dir: Path, script_flags: list[str]) -> str:
     """ "done", "extend" (done, with fewer steps than asked), "resume", "start" or "conflict" (other flags)."""
     result_path = run_dir / "result.json"
     if result_path.exists():
-        done = script_args(run.script, tuple(json.loads(result_path.read_text())["script_flags"]))
-        asked = script_args(run.script, tuple(run.flags(script_flags)))
-        if done == asked:
-            return "done"
-        extends = done["total_timesteps"] < asked["total_timesteps"]
-        same_otherwise = done | {"total_timesteps": 0} == asked | {"total_timesteps": 0}
-        return "extend" if same_otherwise and extends else "conflict"
+        made_with = tuple(json.loads(result_path.read_text())["script_flags"])
+        asked = tuple(run.flags(script_flags))
+        if experiment(run.script, made_with) != experiment(run.script, asked):
+            return "conflict"  # another experiment: its runs would not be comparable with these
+        # The same experiment: only the budget counts. A run-control flag that differs (--no-cuda, the evaluation
+        # flags) leaves a finished run done: what it learnt is the same, and its result.json keeps the flags it
+        # was made with. A larger budget extends it (resumed with the flags asked); a smaller one cannot be had.
+        steps_made = script_args(run.script, made_with)["total_timesteps"]
+        steps_asked = script_args(run.script, asked)["total_timesteps"]
+        return "done" if steps_asked == steps_made else "extend" if steps_asked > steps_made else "conflict"
     made = script_run_dir(run_dir)
     return "resume" if made is not None and any((made / "checkpoints").glob("step_*.pt")) else "start"
 
@@ -161,7 +184,8 @@ def prepare(run: Run, args: Args, script_flags: list[str]) -> list[str]:
     """The command that starts, resumes or extends this run; clears what a run without checkpoint left."""
     run_dir = args.runs_dir / run.name
     state = status(run, run_dir, script_flags)
-    command = [sys.executable, str(ROOT / run.script), "--env-id", run.env_id, "--seed", str(run.seed)]
+    script = ROOT / run.script  # one of the three in the repository, or the absolute path of another
+    command = [sys.executable, str(script), "--env-id", run.env_id, "--seed", str(run.seed)]
     command += ["--checkpoint-frequency", str(args.checkpoint_frequency), "--checkpoint-keep", "1"]
     command += ["--threads", str(threads_per_run(args))]
     if args.backend == "ray" and args.gpus_per_run == 0:
@@ -210,7 +234,8 @@ def execute(run: Run, run_dir: str, command: list[str], script_flags: list[str],
         records = [json.loads(line) for line in (run_dir / "attempts.jsonl").read_text().splitlines()]
         outcome["wall_time_seconds"] = sum(record["seconds"] for record in records)  # all attempts
         result = {
-            "script": run.script,
+            "script": Path(run.script).name,  # plotted under it
+            **({} if is_ours(ROOT / run.script) else {"script_path": run.script}),  # which copy ran
             "variant": run.variant.name if run.variant and run.variant.name else None,
             "env_id": run.env_id,
             "seed": run.seed,
@@ -363,9 +388,6 @@ def main(argv: list[str] | None = None) -> None:
         if not values:
             fail(f"{name} is empty: give at least one")
     variants = [parse_variant(spec) for spec in args.scripts]
-    for variant in variants:
-        if variant.script not in SCRIPTS:
-            fail(f"--scripts: {variant.script!r} is not one of the algorithm scripts: choose from {', '.join(SCRIPTS)}")
     if len({variant.label for variant in variants}) < len(variants):
         fail("--scripts: two of them have the same name: give each variant a name of its own")
     if min(args.seeds) < 0:

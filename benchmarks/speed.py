@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 import tyro
-from common import ROOT, SCRIPTS, load_script, machine_description, scalar_events, versions
+from common import ROOT, SCRIPTS, find_script, load_script, machine_description, scalar_events, versions
 from torch.utils.flop_counter import FlopCounterMode
 
 TIMED_TAG = "losses/qf1_values"  # logged every 100 updates by our scripts and by CleanRL's
@@ -49,7 +49,7 @@ VARIANT_FLAGS = {
 @dataclass
 class Args:
     scripts: list[str] = field(default_factory=lambda: list(SCRIPTS))
-    """the scripts to time"""
+    """the scripts to time: by name, or the path of a changed copy"""
     env_id: str = "Hopper-v4"
     """the environment"""
     learning_starts: int = 5000
@@ -186,9 +186,13 @@ def check(args: Args) -> None:
     """Refuse, in one line and before any run, what would fail later."""
     if not args.scripts:
         fail("--scripts is empty: give at least one")
-    for script in args.scripts:
-        if script not in SCRIPTS:
-            fail(f"--scripts: {script!r} is not one of the algorithm scripts: choose from {', '.join(SCRIPTS)}")
+    try:  # one of the three by name, or the absolute path of a copy
+        args.scripts = [find_script(script) for script in args.scripts]
+    except ValueError as error:
+        fail(f"--scripts: {error}")
+    copies = [script for script in args.scripts if script not in SCRIPTS]
+    if args.cleanrl_dir is not None and copies:
+        fail(f"--cleanrl-dir times CleanRL's counterparts of the three scripts: {copies[0]} has none")
     if args.repeats < 1 or args.warmup < 0:
         fail(f"--repeats must be at least 1 and --warmup not negative, got {args.repeats} and {args.warmup}")
     if args.steps < 200:  # the clock reads the losses logged every 100 updates: two of them at least

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +12,8 @@ import matplotlib.image
 import numpy as np
 import pytest
 import run
-from common import machine_description, versions
+import speed
+from common import load_script, machine_description, versions
 from helpers import ROOT, TESTS
 from plot import RunLog, bootstrap_interval, final_return, iqm, mean_band, recent_mean_curve, update_docs
 
@@ -195,6 +197,18 @@ def test_the_same_flags_in_another_order_or_spelling_are_the_same_benchmark(tmp_
     assert run.status(task, tmp_path, ["--batch-size", "64", "--gamma", "0.9"]) == "conflict"
 
 
+def test_flags_that_only_control_the_run_leave_a_finished_run_done(tmp_path):
+    """The script's RUN_CONTROL_FLAGS (--no-cuda, the evaluation's) say how a run is run, not what it learns."""
+    task = run.Run("td3_continuous.py", "Pendulum-v1", 1)
+    (tmp_path / "result.json").write_text(json.dumps({"script_flags": TINY}))
+    assert run.status(task, tmp_path, [*TINY, "--no-cuda"]) == "done"
+    assert run.status(task, tmp_path, [*TINY, "--eval-frequency", "500", "--eval-episodes", "3"]) == "done"
+    longer, shorter = ([flag if flag != "1000" else steps for flag in TINY] for steps in ("1400", "600"))
+    assert run.status(task, tmp_path, [*longer, "--no-cuda", "--eval-episodes", "3"]) == "extend"
+    assert run.status(task, tmp_path, [*shorter, "--no-cuda"]) == "conflict"  # a finished run is not shortened
+    assert run.status(task, tmp_path, [*TINY, "--no-cuda", "--gamma", "0.9"]) == "conflict"  # another experiment
+
+
 def test_runs_get_the_scripts_threads_flag(tmp_path):
     args = run.Args(runs_dir=tmp_path, workers=2, threads_per_run=None)
     command = run.prepare(run.Run("td3_continuous.py", "Pendulum-v1", 1), args, [])
@@ -280,3 +294,31 @@ def test_a_named_variant_runs_resumes_and_plots_under_its_name(tmp_path):
     assert refused.returncode == 2 and "--num-critics must be at least 1" in refused.stderr
     same = call([*command[:3], "a=td3_continuous.py", "a=sac_continuous.py", *command[5:]])
     assert same.returncode == 2 and "the same name" in same.stderr
+
+
+def test_a_changed_copy_of_a_script_is_benchmarked_under_its_file_name(tmp_path, monkeypatch, capsys):
+    """--scripts takes the path of any file with the scripts' command line, plain or in a named variant: its runs
+    are named by its stem and run the copy itself; two copies of one file name stay two modules."""
+    copies = [tmp_path / folder / "my_td3.py" for folder in ("a", "b")]
+    for copy in copies:
+        copy.parent.mkdir()
+        shutil.copy(ROOT / "td3_continuous.py", copy)
+    started = []
+    monkeypatch.setattr(run, "run_local", lambda todo, *rest: started.extend(todo))  # the commands, not the runs
+    runner = ["--env-ids", "Pendulum-v1", "--seeds", "1", "--runs-dir", str(tmp_path / "runs")]
+    run.main(["--scripts", "a/my_td3.py", f"one-critic={copies[1]} --num-critics 1", *runner, "--", *TINY])
+    commands = {task.name: command for task, command in started}
+    assert list(commands) == ["Pendulum-v1__my_td3__1", "Pendulum-v1__one-critic__1"]
+    assert commands["Pendulum-v1__my_td3__1"][1] == str(copies[0])  # relative to the current directory
+    assert commands["Pendulum-v1__one-critic__1"][1] == str(copies[1])
+    assert len({load_script(copies[0]), load_script(copies[1]), load_script("td3_continuous.py")}) == 3
+    args = speed.Args(scripts=["a/my_td3.py"], env_id="Pendulum-v1")
+    speed.check(args)
+    assert args.scripts == [str(copies[0])]
+    # Two copies of one name in one benchmark, or a file without the scripts' command line: one line, exit 2.
+    (tmp_path / "notes.py").write_text("ARGS = None\n")
+    for scripts, message in [(["a/my_td3.py", "b/my_td3.py"], "the same name"), (["notes.py"], "lacks the scripts")]:
+        with pytest.raises(SystemExit) as exit_info:
+            run.main(["--scripts", *scripts, *runner])
+        error = capsys.readouterr().err
+        assert exit_info.value.code == 2 and message in error and len(error.strip().splitlines()) == 1
