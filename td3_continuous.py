@@ -28,6 +28,7 @@ resume, stop signals, the progress line, W&B and the command line (`main`).
 """
 
 import copy
+import datetime
 import functools
 import glob
 import itertools
@@ -35,13 +36,12 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import sys
 import time
 import warnings
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import gymnasium as gym
 import numpy as np
@@ -398,9 +398,8 @@ def update(
         # a' = clip(mu'(s') + clip(eps, -c, c), low, high), eps ~ N(0, sigma), in units of the half-width.
         epsilon = torch.randn_like(batch["actions"]) * policy_noise
         noise = epsilon.clamp(-noise_clip, noise_clip) * agent.target_actor.action_scale
-        next_actions = (agent.target_actor(batch["next_obs"]) + noise).clamp(
-            agent.target_actor.action_low, agent.target_actor.action_high
-        )
+        low, high = agent.target_actor.action_low, agent.target_actor.action_high
+        next_actions = (agent.target_actor(batch["next_obs"]) + noise).clamp(low, high)
         # Clipped double Q (TD3 paper, eq. 10): bootstrap from the smaller target critic, which counters
         # the overestimation that maximising a noisy Q would otherwise compound.
         next_q = agent.target_critic(batch["next_obs"], next_actions).min(dim=0).values
@@ -417,8 +416,8 @@ def update(
     for i, (q_value, qf_loss) in enumerate(zip(q_values.detach().mean(dim=1), qf_losses.detach()), start=1):
         logs |= {f"losses/qf{i}_values": q_value, f"losses/qf{i}_loss": qf_loss}
 
-    # Delayed policy updates: the actor and the targets move once per `policy_frequency` critic
-    # updates, so that they follow a critic that has settled.
+    # The actor and the targets move once per `policy_frequency` critic updates: delayed (TD3: 2), they follow
+    # a critic that has settled; the DDPG paper moves them at every update (1).
     if critic_updates % policy_frequency == 0:
         # Deterministic policy gradient (Silver et al., 2014, eq. 6): maximise Q_1(s, mu(s)), the first
         # critic alone.
@@ -479,10 +478,8 @@ def train(args: Args, run: "Run") -> tuple[Agent, ReplayBuffer]:
                 # Explore: a = mu(s) + N(0, sigma^2), sigma = --exploration-noise in units of each dimension's
                 # half-width (decaying with --exploration-noise-final), clipped to the bounds.
                 noise = torch.randn_like(actions) * noise_scale(args, global_step) * args.exploration_noise
-                actions = (actions + noise * agent.actor.action_scale).clamp(
-                    agent.actor.action_low, agent.actor.action_high
-                )
-                actions = actions.cpu().numpy()
+                noisy_actions = actions + noise * agent.actor.action_scale
+                actions = noisy_actions.clamp(agent.actor.action_low, agent.actor.action_high).cpu().numpy()
 
         next_obs, rewards, terminations, _truncations, infos = envs.step(actions)
         global_step += args.num_envs
@@ -514,40 +511,31 @@ EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes start from seeds that traini
 PROGRESS_SECONDS = 5.0  # how often the progress line is printed
 LOG_EVERY_UPDATES = 100  # how often the losses are logged: reading them forces a device sync
 CHECKPOINT_FORMAT = "checkpoint v3"  # the same in the three scripts: each knows its own files by their flags
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what schedulers and `kill` send
-# Flags that may differ when a run resumes or is evaluated; all the others define the experiment.
-RUN_CONTROL_FLAGS = {
-    "total_timesteps", "cuda", "compile", "cudagraphs", "save_model", "save_best", "checkpoint_frequency",
-    "checkpoint_buffer", "checkpoint_keep", "resume", "eval_frequency", "eval_episodes", "eval_only", "checkpoint",
-    "capture_video", "stop_on_nonfinite", "track", "wandb_project_name", "wandb_entity", "render", "threads",
-}  # fmt: skip
-# Whole-number flags that may be 0; every other one counts or spaces something and must be at least 1.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, schedulers and `kill`: stop cleanly after this step
+# Flags that may differ when a run resumes or is evaluated (Args' run control, the budget); the others: the experiment.
+FLAGS = [field.name for field in fields(Args)]
+RUN_CONTROL_FLAGS = {"total_timesteps", *FLAGS[FLAGS.index("exp_name") :]}
 MAY_BE_ZERO = {"seed", "total_timesteps", "learning_starts", "checkpoint_frequency", "eval_frequency"}
 
 
-def fail(message: str) -> None:
-    """End the run on bad input: one line on stderr and exit status 2, like argparse."""
-    print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
+def fail(message: str, error: BaseException | None = None) -> None:
+    """End the run on bad input: one line on stderr (with the first line of `error`'s), exit status 2, like argparse."""
+    reason = f" ({str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__})" if error else ""
+    print(f"{os.path.basename(__file__)}: error: {message}{reason}", file=sys.stderr)
     sys.exit(2)
 
 
-def first_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-
-
 def check_args(args: Args) -> None:
-    """Refuse the flag values the script cannot use, before anything is built or written."""
+    """Refuse the values the script cannot use (whole numbers, but MAY_BE_ZERO's: at least 1), before any work."""
     for name, value in asdict(args).items():
         flag, least = "--" + name.replace("_", "-"), 0 if name in MAY_BE_ZERO else 1
         if isinstance(value, float) and not np.isfinite(value):  # nan or inf would train into nonsense
             fail(f"{flag} must be a finite number, got {value}")
-        if type(value) is int and value < least:
-            fail(f"{flag} must {'be at least 1' if least else 'not be negative'}, got {value}")
-        if type(value) is float and value < 0:
-            fail(f"{flag} must not be negative, got {value}")
+        if (type(value) is int and value < least) or (type(value) is float and value < 0):
+            fail(f"{flag} must {'be at least 1' if type(value) is int and least else 'not be negative'}, got {value}")
     if args.seed >= 2**31:
         fail(f"--seed must be between 0 and 2**31 - 1, got {args.seed}")
-    for flag, value in (("--batch-size", args.batch_size), ("--num-envs", args.num_envs)):  # one row each at most
+    for flag, value in (("--batch-size", args.batch_size), ("--num-envs", args.num_envs)):  # rows of the buffer
         if value > args.buffer_size:
             fail(f"{flag} ({value}) must be at most --buffer-size ({args.buffer_size})")
     if not args.hidden_sizes or min(args.hidden_sizes) < 1:
@@ -564,11 +552,14 @@ def check_args(args: Args) -> None:
         fail("--render shows the episodes of --eval-only in a window: add --eval-only, leave out --capture-video")
     if not args.exp_name or args.exp_name in (".", "..") or re.search(r"[/\\\x00]", args.exp_name):
         fail(f"--exp-name names a directory and a file: no '/', got {args.exp_name!r}")
+    for networks, learning_rate in {"actor": args.policy_lr, "critic": args.q_lr}.items():
+        if (args.learning_rate if learning_rate is None else learning_rate) == 0:  # legitimate: it freezes them
+            warning = f"the {networks} learning rate is 0: those weights stay as they start"
+            print(f"{os.path.basename(__file__)}: warning: {warning}", file=sys.stderr)
 
 
 def check_environment(args: Args, device: torch.device, checkpoint: dict | None) -> None:
-    """Before anything is written: the env suits the script (and the checkpoint) and takes a step, the
-    networks and the replay buffer fit in memory, and the env can be filmed or shown if asked."""
+    """Before anything is written: the env suits the script and checkpoint, steps, renders, and the buffer fits."""
     if args.cudagraphs and device.type != "cuda":
         fail("--cudagraphs records CUDA graphs: it needs a GPU (none is available, or --no-cuda); leave it out")
     if args.render and sys.platform.startswith("linux") and not os.environ.keys() & {"DISPLAY", "WAYLAND_DISPLAY"}:
@@ -576,46 +567,34 @@ def check_environment(args: Args, device: torch.device, checkpoint: dict | None)
     try:
         envs = make_vector_env(args.env_id, 1)
     except Exception as error:  # noqa: BLE001  (an unknown id, a missing package, an env that raises: the user's)
-        fail(f"cannot make --env-id {args.env_id!r}: {first_line(error)}")
+        fail(f"cannot make --env-id {args.env_id!r}", error)
     obs_dim, action_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
-    try:  # an env whose observations do not have the shape of its observation space fails here
+    try:  # one step as training takes it, where an env whose observations do not fit its space fails
         envs.reset(seed=args.seed)
         envs.step(envs.action_space.sample())
         envs.close()
-    except Exception as error:  # noqa: BLE001
-        fail(f"{args.env_id} fails in its first step ({first_line(error)}): are its observations shaped ({obs_dim},)?")
-    if checkpoint is not None and (checkpoint["obs_dim"], checkpoint["action_dim"]) != (obs_dim, action_dim):
-        sizes = f"observations of size {checkpoint['obs_dim']} and actions of size {checkpoint['action_dim']}"
-        fail(f"the checkpoint is for {sizes}; {args.env_id} has {obs_dim} and {action_dim}")
-    # About: three networks with target copies, gradients and Adam's moments; the buffer's float32 rows.
-    widths = (obs_dim + action_dim, *args.hidden_sizes, action_dim)
-    networks = 60 * sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(widths))
-    buffer = 0 if args.eval_only else args.buffer_size * (2 * obs_dim + action_dim + 2) * 4
-    with open("/proc/meminfo" if os.path.exists("/proc/meminfo") else os.devnull) as file:  # Linux: without swap
-        free = next((int(line.split()[1]) * 1024 for line in file if line.startswith("MemAvailable:")), np.inf)
-    free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else free
-    for what, size, flag in (("networks", networks, "--hidden-sizes"), ("replay buffer", buffer, "--buffer-size")):
-        if size > free:
-            fail(
-                f"the {what} would take {size / 2**30:,.1f} GiB, {device} has {free / 2**30:,.1f} GiB free: lower {flag}"
-            )
-    if args.capture_video:
-        try:  # one frame, as the video recorder will take them (gymnasium's warnings: the error says it)
+        if args.capture_video:  # and one frame as the video recorder takes it (gymnasium's warnings: the error says it)
+            os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo renders headless (a desktop may set glfw)
             with warnings.catch_warnings(action="ignore"), gym.make(args.env_id, render_mode="rgb_array") as env:
                 env.reset(seed=args.seed)
                 env.render()
-        except Exception as error:  # noqa: BLE001  (whatever the renderer raises, the message says it)
-            hint = (
-                "; MuJoCo renders with EGL (apt install libegl1) or OSMesa (MUJOCO_GL=osmesa)"
-                if "GL" in str(error)
-                else ""
-            )
-            fail(f"--capture-video: {args.env_id} cannot render frames ({first_line(error)}){hint}")
+    except Exception as error:  # noqa: BLE001  (whatever the env or its renderer raises, the message says it)
+        shape = f": do its observations have the shape ({obs_dim},)?"
+        hint = "; MuJoCo renders with EGL (apt install libegl1) or OSMesa" if "GL" in str(error) else shape
+        fail(f"{args.env_id} fails in its first step or frame{hint}", error)
+    if checkpoint is not None and (checkpoint["obs_dim"], checkpoint["action_dim"]) != (obs_dim, action_dim):
+        sizes = f"observations of size {checkpoint['obs_dim']} and actions of size {checkpoint['action_dim']}"
+        fail(f"the checkpoint is for {sizes}; {args.env_id} has {obs_dim} and {action_dim}")
+    need = 0 if args.eval_only else args.buffer_size * (2 * obs_dim + action_dim + 2) * 4  # float32 rows
+    with open("/proc/meminfo" if os.path.exists("/proc/meminfo") else os.devnull) as file:  # Linux, without swap
+        free = next((int(line.split()[1]) * 1024 for line in file if line.startswith("MemAvailable:")), np.inf)
+    free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else free
+    if need > free:
+        fail(f"the replay buffer needs {need / 2**30:,.1f} GiB, {device} has {free / 2**30:,.1f}: lower --buffer-size")
 
 
 def compiled(function, args: Args):
-    """`function` compiled by `torch.compile` with --compile (fewer, fused kernels), recorded as CUDA graphs
-    with --cudagraphs (every kernel of a call replayed by one launch: Python's overhead gone)."""
+    """`function` compiled with --compile (fewer, fused kernels), recorded as CUDA graphs with --cudagraphs."""
     if args.compile:
         torch._inductor.config.fallback_random = True  # eager's random numbers, hence eager's results
         function = torch.compile(function)
@@ -623,13 +602,8 @@ def compiled(function, args: Args):
 
 
 class CudaGraphs:
-    """A function recorded as CUDA graphs and replayed (plain PyTorch: `torch.cuda.CUDAGraph`).
-
-    A replay runs the recorded kernels on the recorded tensors: each call's tensors (a batch) are copied
-    into those, and the outputs are the recorded ones, overwritten by the next replay. So nothing in the
-    function may wait for the device (no `.item()`, no `if` on a tensor). An update takes another path (which
-    networks it trains) by its count modulo each `*_frequency` keyword: one graph for each path.
-    """
+    """A function recorded as CUDA graphs and replayed: each call's tensors are copied into the recorded ones, the
+    outputs are the recorded ones. An update's path (which networks train) is its count modulo each `*_frequency`."""
 
     WARMUP_CALLS = 3  # eager calls of each path before recording: optimizers create their state, compiling ends
 
@@ -637,8 +611,9 @@ class CudaGraphs:
         self.function, self.graphs, self.calls = function, {}, {}
 
     def __call__(self, *inputs, **options):
-        counts = [value for value in inputs if type(value) is int]
-        key = tuple(count % value for count in counts for name, value in options.items() if name.endswith("frequency"))
+        key = tuple(
+            n % value for n in inputs if type(n) is int for name, value in options.items() if "frequency" in name
+        )
         if key not in self.graphs:
             self.calls[key] = self.calls.get(key, 0) + 1
             side_stream = torch.cuda.Stream()  # warm-up and recording run off the default stream, as PyTorch asks
@@ -649,28 +624,26 @@ class CudaGraphs:
                 torch.cuda.current_stream().wait_stream(side_stream)
                 return outputs
             # The graph's own copies of the tensors it is given (a batch): each replay copies the new ones in.
-            recorded_inputs = [{k: v.clone() for k, v in x.items()} if isinstance(x, dict) else x for x in inputs]
-            recorded_inputs = [x.clone() if torch.is_tensor(x) else x for x in recorded_inputs]
+            recorded_inputs = torch.utils._pytree.tree_map_only(torch.Tensor, torch.clone, inputs)
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph, stream=side_stream):
                 outputs = self.function(*recorded_inputs, **options)
             self.graphs[key] = (graph, recorded_inputs, outputs)
         graph, recorded_inputs, outputs = self.graphs[key]
-        for recorded, new in zip(recorded_inputs, inputs, strict=True):
-            if isinstance(recorded, dict):
-                torch._foreach_copy_(list(recorded.values()), [new[name] for name in recorded])
-            elif torch.is_tensor(recorded):
+        leaves = torch.utils._pytree.tree_leaves
+        for recorded, new in zip(leaves(recorded_inputs), leaves(inputs), strict=True):
+            if torch.is_tensor(recorded):
                 recorded.copy_(new)
         graph.replay()  # the first replay, right after recording, is that call's work
         return dict(outputs) if isinstance(outputs, dict) else outputs  # a dict the caller may change
 
 
-def evaluate(actor: Actor, env_id: str, episodes: int, seed: int, device, video_dir=None, render=False) -> list:
-    """Run deterministic episodes (the actor's action, no noise) and return their returns."""
-    env = make_env(env_id, video_dir, record_every_episode=True, render=render)()
+def evaluate(actor: Actor, args: Args, device: torch.device, video_dir: str | None = None) -> list:
+    """Run --eval-episodes deterministic episodes (the actor's action, no noise); return their returns."""
+    env = make_env(args.env_id, video_dir, record_every_episode=True, render=args.render)()
     returns = []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
+    for episode in range(args.eval_episodes):
+        obs, _ = env.reset(seed=args.seed + EVAL_SEED_OFFSET + episode)
         episode_return, done = 0.0, False
         while not done:
             with torch.no_grad():
@@ -684,8 +657,7 @@ def evaluate(actor: Actor, env_id: str, episodes: int, seed: int, device, video_
 
 
 def state_of(thing, optimizers: bool | None = None) -> dict:
-    """The attributes of an agent or exploration strategy: the states of networks and optimizers, copies of
-    tensors, numbers; with `optimizers` True or False, only the optimizers' or all but theirs."""
+    """The attributes of an agent or exploration (only the optimizers', or all but theirs, if `optimizers` is set)."""
     return {
         name: value.state_dict() if hasattr(value, "state_dict") else value.clone() if torch.is_tensor(value) else value
         for name, value in vars(thing).items()
@@ -709,8 +681,7 @@ def load_state(thing, state: dict) -> None:
             setattr(thing, name, value)
 
 
-def rng_state(envs: gym.vector.VectorEnv) -> dict:
-    """Every random number generator the training loop draws from, as tensors and plain Python values."""
+def rng_state(envs: gym.vector.VectorEnv) -> dict:  # every generator training draws from, as tensors and numbers
     numpy_state = np.random.get_state()
     return {
         "python": random.getstate(),
@@ -732,8 +703,7 @@ def set_rng_state(state: dict, envs: gym.vector.VectorEnv) -> None:
 
 
 def write_checkpoint(run_dir: str, state: dict, keep: int, name: str) -> str:
-    """Write `checkpoints/<name>.pt` atomically (a temporary file, flushed to disk, then renamed: a crash
-    leaves the earlier checkpoints whole and no half-written one); keep the latest `keep` step_*.pt ones."""
+    """Write `checkpoints/<name>.pt` atomically (a crash leaves no half-written file); keep `keep` step_*.pt."""
     path = os.path.join(run_dir, "checkpoints", f"{name}.pt")
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -742,125 +712,51 @@ def write_checkpoint(run_dir: str, state: dict, keep: int, name: str) -> str:
             file.flush()
             os.fsync(file.fileno())
         os.replace(path + ".tmp", path)
-    except (OSError, RuntimeError) as error:  # a full disk, a read-only directory: keep the last good checkpoint
+    except (OSError, RuntimeError) as error:  # a full disk, a read-only directory: keep the earlier checkpoints
         if os.path.exists(path + ".tmp"):
             os.remove(path + ".tmp")
-        # torch words a failed write in its C++ internals' terms: say what the disk has left instead.
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else "the write failed"
-        free = shutil.disk_usage(os.path.dirname(path)).free if os.path.isdir(os.path.dirname(path)) else 0
-        last = sorted(glob.glob(os.path.join(run_dir, "checkpoints", "step_*.pt")))[-1:]
-        then = [f"the last good checkpoint is {p}: make room, then python {os.path.basename(__file__)} --resume {p}" for p in last]  # fmt: skip
-        fail(
-            f"cannot write {path} ({reason}; {free / 2**20:,.0f} MiB free); {(then or ['none was written before'])[0]}"
-        )
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "is the disk full?"
+        resume = f"python {os.path.basename(__file__)} --resume {run_dir}"
+        fail(f"cannot write {path} ({reason}); the earlier checkpoints are intact: make room, then {resume}")
     for old in sorted(glob.glob(os.path.join(run_dir, "checkpoints", "step_*.pt")))[:-keep]:
         os.remove(old)
     return path
 
 
-def find_checkpoint(path: str, model: bool = False) -> str:
-    """A checkpoint file as given; in a run directory, its latest checkpoint, or with `model` (for
-    --eval-only) the model that --save-model saved there, if there is one."""
+def read_checkpoint(path: str, model: bool = False) -> tuple[dict, str]:
+    """A checkpoint (a run directory's latest, or with `model` its --save-model file) and its path. `weights_only`
+    unpickles only tensors and containers: a file holding code is refused, not run."""
     if os.path.isdir(path):
-        checkpoints = sorted(glob.glob(os.path.join(path, "checkpoints", "step_*.pt")))
-        models = sorted(glob.glob(os.path.join(path, "*.pt")), key=os.path.getmtime) if model else []
-        if not checkpoints and not models:
+        files = sorted(glob.glob(os.path.join(path, "checkpoints", "step_*.pt")))
+        files += sorted(glob.glob(os.path.join(path, "*.pt")), key=os.path.getmtime) if model else []
+        if not files:
             fail(f"{path} holds no checkpoints (in {os.path.join(path, 'checkpoints')}){' or saved model' * model}")
-        return (models or checkpoints)[-1]
-    if not os.path.isfile(path):
-        fail(f"no such checkpoint: {path}")
-    return path
-
-
-def read_checkpoint(path: str) -> dict:
-    """Load a checkpoint or saved model of this script. `weights_only=True` restricts unpickling to tensors
-    and plain containers: a file that holds code (a malicious pickle) is refused instead of run."""
+        path = files[-1]
     try:
         with warnings.catch_warnings(action="ignore"):  # torch's warnings on a foreign file: the error says it
             state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        fail(f"no such checkpoint: {path}")
     except Exception as error:  # noqa: BLE001  (any file at all may be given: a text, a damaged or a foreign one)
-        reason = f"{type(error).__name__}: {first_line(error)[:200]}"
-        fail(f"cannot load {path}: not a checkpoint or model of this script, or damaged ({reason})")
+        fail(f"cannot load {path}: not a checkpoint or model of this script, or damaged", error)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         fail(f"cannot load {path}: it was not written by this version of {os.path.basename(__file__)}")
     needed = ["args", "obs_dim", "action_dim", "networks"]
-    needed += ["global_step", "critic_updates", "recent_returns", "optimizers", "rng"] if "buffer" in state else []
+    if "buffer" in state:  # a training checkpoint, not a saved model
+        needed += ["global_step", "critic_updates", "recent_returns", "best_return", "optimizers", "rng"]
     if missing := [key for key in needed if key not in state]:
         fail(f"cannot load {path}: damaged, it lacks {', '.join(missing)}")
-    return state
-
-
-def args_from_checkpoint(argv: list[str] | None, state: dict, path: str, may_change: set[str]) -> Args:
-    """The checkpoint's arguments (flags newer than the file: their defaults, what it did), overridden by
-    the flags given now; refuse another script's file, and changes to the experiment."""
-    saved_args = asdict(Args()) | state["args"]
-    try:
-        saved = Args(**saved_args)
-    except TypeError:
-        fail(f"cannot load {path}: it was written by another script (with flags this one does not have)")
-    args = tyro.cli(Args, args=argv, default=saved)
-    if changed := [
-        name for name, value in asdict(args).items() if name not in may_change and value != saved_args[name]
-    ]:
-        flags = ", ".join("--" + name.replace("_", "-") for name in changed)
-        fail(f"{path} was trained with other values of {flags}: drop them to use it, or start a new run")
-    return args
-
-
-def run_dir_of(checkpoint_path: str) -> str | None:
-    """The run directory of a checkpoint in its `checkpoints/` folder (wherever the run moved), else None."""
-    folder = os.path.dirname(os.path.abspath(checkpoint_path))
-    return os.path.dirname(folder) if os.path.basename(folder) == "checkpoints" else None
-
-
-class TorchThreads:
-    """PyTorch's threads: --threads (or $OMP_NUM_THREADS), else the cores that other processes leave free.
-
-    PyTorch's default, a thread per core, collapses when two runs share the cores: the threads of each spin
-    waiting for the other's (two default runs on 2 cores: 2 steps/s each instead of 120). So by default a run
-    takes the free cores, first from the load average, then from the CPU time used (/proc/stat) since the
-    last progress line.
-    """
-
-    def __init__(self, threads: int | None):
-        self.cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        omp = os.environ.get("OMP_NUM_THREADS", "")
-        self.fixed, self.last = threads or (int(omp) if omp.isdigit() and int(omp) > 0 else None), None
-        busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-        torch.set_num_threads(self.fixed or max(1, min(self.cores, round(self.cores - busy))))
-        self.adjust()
-
-    def adjust(self) -> int:
-        """Follow the cores that other processes left free since the last call; return the thread count."""
-        if self.fixed is not None or not os.path.exists("/proc/stat"):
-            return torch.get_num_threads()
-        with open("/proc/stat") as file:  # all processes' CPU ticks: all but idle and iowait are busy
-            ticks = [int(value) for value in file.readline().split()[1:]]
-        own = os.times()
-        now = (
-            time.monotonic(),
-            (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK"),
-            own.user + own.system,
-        )
-        if self.last is not None and now[0] > self.last[0]:
-            others = ((now[1] - self.last[1]) - (now[2] - self.last[2])) / (now[0] - self.last[0])  # busy cores
-            torch.set_num_threads(max(1, min(self.cores, round(self.cores - others))))
-        self.last = now
-        return torch.get_num_threads()
-
-
-class NonFiniteLoss(Exception):
-    """A logged loss or a weight became NaN or infinite: training has diverged."""
+    return state, path
 
 
 class Run:
-    """Everything around the training loop that is not the algorithm: the run directory, TensorBoard and W&B,
-    checkpoints and resume, evaluations, the progress line and stop signals."""
+    """The run directory, logs, checkpoints and resume, evaluations, progress, threads and stop signals."""
 
     def __init__(self, args: Args, device, checkpoint: dict | None, checkpoint_path: str | None):
         self.args, self.device, self.checkpoint, self.checkpoint_path = args, device, checkpoint, checkpoint_path
         # A resumed run goes on in its run directory; a new one, or one from a checkpoint kept elsewhere, in a new one.
-        self.run_dir = run_dir_of(checkpoint_path) if checkpoint is not None else None
+        folder = os.path.dirname(os.path.abspath(checkpoint_path or "."))
+        self.run_dir = os.path.dirname(folder) if checkpoint and os.path.basename(folder) == "checkpoints" else None
         if self.run_dir is None:
             name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', args.env_id)}__{args.exp_name}__{args.seed}__{int(time.time())}"
             self.run_dir, suffix = os.path.join("runs", name), 1
@@ -871,62 +767,46 @@ class Run:
         self.video_dir = os.path.join(self.run_dir, videos) if args.capture_video else None
         self.critic_updates, self.recent_returns, self.best_return = 0, deque(maxlen=10), -np.inf
         self.stop_signal, self.stop_time, self.stop_requested = None, 0.0, False
-        self.envs = self.writer = self.tracking = None
-        self.previous_handlers, self.threads = {}, TorchThreads(args.threads)
+        self.envs = self.writer = self.tracking = self.cpu_seconds = None
+        self.previous_handlers = {}
+        # A thread per core (torch's default) collapses beside another run (2 steps/s, not 120): take the free cores.
+        self.adaptive_threads = args.threads is None and "OMP_NUM_THREADS" not in os.environ
+        torch.set_num_threads(args.threads or torch.get_num_threads())
 
     def start(self, envs, agent: Agent, buffer: ReplayBuffer, exploration) -> tuple[int, int]:
-        """Open the logs, restore a resumed run's checkpoint, catch stop signals; return the step and updates."""
+        """Open the logs, restore a resumed run, catch stop signals; return the step and the critic updates."""
         self.envs, self.agent, self.buffer, self.exploration = envs, agent, buffer, exploration
-        self.open_logs()
-        if self.checkpoint is not None:
-            checkpoint = self.checkpoint
-            load_state(agent, checkpoint["networks"] | checkpoint["optimizers"])
-            if checkpoint["buffer"] is not None:
-                buffer.load_state_dict(checkpoint["buffer"])
-            if exploration is not None:
-                load_state(exploration, checkpoint["exploration"])
-            self.critic_updates = checkpoint["critic_updates"]
-            self.recent_returns.extend(checkpoint["recent_returns"])
-            best = os.path.join(self.run_dir, "checkpoints", "best.pt")
-            if os.path.exists(best):  # --save-best goes on from the best evaluation before the stop
-                self.best_return = read_checkpoint(best).get("eval_return", -np.inf)
-            set_rng_state(checkpoint["rng"], envs)
-            print(f"resumed from {self.checkpoint_path} at step {self.global_step:,}", flush=True)
-        # SIGINT (Ctrl-C) and SIGTERM (schedulers, `kill`) end the current step, then stop cleanly.
-        self.previous_handlers = {signum: signal.signal(signum, self.request_stop) for signum in STOP_SIGNALS}
-        self.start_time = self.last_print_time = time.time()
-        self.last_print_step = self.global_step
-        return self.global_step, self.critic_updates
-
-    def open_logs(self) -> None:
-        """TensorBoard (and W&B with --track) in the run directory, and the arguments as `args.json`."""
         args, name = self.args, os.path.basename(self.run_dir)
         if args.track:
             import wandb  # optional: only --track needs it
 
-            self.tracking = wandb.init(
-                project=args.wandb_project_name,
-                entity=args.wandb_entity,
-                sync_tensorboard=True,
-                config=asdict(args),
-                name=name,
-                id=re.sub(r"[^A-Za-z0-9_-]", "_", name),  # a resumed run continues it
-                resume="allow",
-                save_code=True,
-            )
+            run_id = re.sub(r"[^A-Za-z0-9_-]", "_", name)  # a resumed run continues its W&B run
+            config = {"project": args.wandb_project_name, "entity": args.wandb_entity, "config": asdict(args)}
+            self.tracking = wandb.init(**config, name=name, id=run_id, resume="allow", sync_tensorboard=True)
         try:  # `purge_step` drops events that a killed run logged after its last checkpoint: no step twice
             self.writer = SummaryWriter(self.run_dir, purge_step=self.global_step + 1 if self.global_step else None)
             with open(os.path.join(self.run_dir, "args.json"), "w") as file:
                 json.dump(asdict(args), file, indent=2)
         except OSError as error:
             fail(f"cannot write the run into {self.run_dir} ({error.strerror}): run the script where you may write")
-        if self.global_step == 0:
-            table = "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items())
-            self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
         print(f"run directory: {self.run_dir} (device: {self.device})", flush=True)
+        if (checkpoint := self.checkpoint) is not None:
+            load_state(agent, checkpoint["networks"] | checkpoint["optimizers"])
+            if checkpoint["buffer"] is not None:
+                buffer.load_state_dict(checkpoint["buffer"])
+            if exploration is not None:
+                load_state(exploration, checkpoint["exploration"])
+            self.critic_updates, self.best_return = checkpoint["critic_updates"], checkpoint["best_return"]
+            self.recent_returns.extend(checkpoint["recent_returns"])
+            set_rng_state(checkpoint["rng"], envs)
+            print(f"resumed from {self.checkpoint_path} at step {self.global_step:,}", flush=True)
+        self.previous_handlers = {signum: signal.signal(signum, self.request_stop) for signum in STOP_SIGNALS}
+        self.start_time = self.last_print_time = time.time()
+        self.last_print_step = self.global_step
+        self.adjust_threads()
+        return self.global_step, self.critic_updates
 
     def model_state(self) -> dict:
-        """What --save-model and --save-best write: the networks, and what it takes to read them back."""
         return {
             "format": CHECKPOINT_FORMAT,
             "args": asdict(self.args),
@@ -936,11 +816,11 @@ class Run:
         }
 
     def save_checkpoint(self) -> str:
-        """Everything a resumed run needs, as tensors and plain containers, in `checkpoints/step_<n>.pt`."""
         state = self.model_state() | {
             "global_step": self.global_step,
             "critic_updates": self.critic_updates,
             "recent_returns": list(self.recent_returns),
+            "best_return": self.best_return,  # --save-best goes on from the best evaluation before the stop
             "optimizers": state_of(self.agent, optimizers=True),
             "exploration": None if self.exploration is None else state_of(self.exploration),
             "rng": rng_state(self.envs),
@@ -949,17 +829,15 @@ class Run:
         return write_checkpoint(self.run_dir, state, self.args.checkpoint_keep, f"step_{self.global_step:012d}")
 
     def request_stop(self, signum, frame) -> None:
-        """Stop after this step; a second signal stops at once, unless it comes within a second of the first
-        (Ctrl-C reaches a whole process group, a scheduler signals every process)."""
-        if self.stop_requested:
-            if time.time() - self.stop_time < 1.0:
-                return
+        """Stop after this step; a second signal stops at once, but not within a second (Ctrl-C signals a group)."""
+        if not self.stop_requested:
+            self.stop_signal, self.stop_time, self.stop_requested = signum, time.time(), True
+            print(f"\n{signal.Signals(signum).name}: stopping after this step (again to stop at once)", flush=True)
+        elif time.time() - self.stop_time >= 1.0:
             raise KeyboardInterrupt
-        self.stop_signal, self.stop_time, self.stop_requested = signum, time.time(), True
-        print(f"\n{signal.Signals(signum).name}: stopping after this step (again to stop at once)", flush=True)
 
     def log_episodes(self, infos: dict, global_step: int) -> None:
-        """Log every episode that ended at this step (several envs can finish on the same step)."""
+        """Log every episode that ended at this step: several envs can finish on the same one."""
         self.global_step = global_step
         for i in np.flatnonzero(infos["_episode"]) if "episode" in infos else []:
             self.recent_returns.append(float(infos["episode"]["r"][i]))
@@ -976,59 +854,62 @@ class Run:
                 self.writer.add_scalar(tag, value, global_step)
 
     def check_finite(self, values: dict[str, float]) -> None:
-        """With --stop-on-nonfinite, stop the run (`diverged`) when a logged value or a weight is NaN or infinite:
-        checked where the values are read anyway, so it costs no sync and works with any optimizer."""
+        """--stop-on-nonfinite: checked where values are read anyway (no sync), and with any optimizer."""
         bad = [f"{tag} is {value}" for tag, value in values.items() if not np.isfinite(value)]
         for name, value in vars(self.agent).items():
             tensors = value.parameters() if isinstance(value, nn.Module) else [value] if torch.is_tensor(value) else []
-            bad += (
-                [] if all(tensor.isfinite().all() for tensor in tensors) else [f"the weights of {name} are not finite"]
-            )
+            bad += [] if all(tensor.isfinite().all() for tensor in tensors) else [f"{name} has non-finite weights"]
         if bad and self.args.stop_on_nonfinite:
-            raise NonFiniteLoss(bad[0])
-
-    def passed_multiple_of(self, frequency: int) -> bool:
-        """Whether this step went past a multiple of `frequency` (the step moves by num_envs at a time)."""
-        step = self.global_step
-        return frequency > 0 and step // frequency > (step - self.args.num_envs) // frequency
+            raise FloatingPointError(bad[0])
 
     def after_step(self, global_step: int, critic_updates: int) -> None:
-        """The periodic evaluation and checkpoint, and the progress line."""
-        self.global_step, self.critic_updates = global_step, critic_updates
-        if self.passed_multiple_of(self.args.eval_frequency) and global_step < self.args.total_timesteps:
+        """Evaluate and checkpoint when the step passes a multiple of their frequency; print the progress."""
+        previous, self.global_step, self.critic_updates = global_step - self.args.num_envs, global_step, critic_updates
+        frequency, last = self.args.eval_frequency, global_step >= self.args.total_timesteps  # `finish` does the last
+        if 0 < frequency and global_step // frequency > previous // frequency and not last:
             self.log_evaluation(self.agent.actor, f"evaluation at step {global_step:,}")
-        if self.passed_multiple_of(self.args.checkpoint_frequency):
+        if 0 < (frequency := self.args.checkpoint_frequency) and global_step // frequency > previous // frequency:
             self.save_checkpoint()
         if time.time() - self.last_print_time >= PROGRESS_SECONDS or global_step >= self.args.total_timesteps:
             self.print_progress()
 
     def log_evaluation(self, actor: Actor, label: str) -> None:
-        args = self.args
-        returns = evaluate(actor, args.env_id, args.eval_episodes, args.seed + EVAL_SEED_OFFSET, self.device)
+        returns = evaluate(actor, self.args, self.device)
         self.writer.add_scalar("eval/episodic_return", np.mean(returns), self.global_step)
         print(f"{label}: {np.mean(returns):.1f} +- {np.std(returns):.1f}", flush=True)
-        if args.save_best and np.mean(returns) > self.best_return:  # the networks of the best evaluation so far
+        if self.args.save_best and np.mean(returns) > self.best_return:  # the networks of the best evaluation
             self.best_return = float(np.mean(returns))
             state = self.model_state() | {"global_step": self.global_step, "eval_return": self.best_return}
-            write_checkpoint(self.run_dir, state, args.checkpoint_keep, "best")
+            write_checkpoint(self.run_dir, state, self.args.checkpoint_keep, "best")
 
     def print_progress(self) -> None:
-        """Step, speed, time left, the mean return of the last episodes and the thread count, on one line."""
-        now, total = time.time(), self.args.total_timesteps
-        sps = (self.global_step - self.last_print_step) / max(now - self.last_print_time, 1e-9)
-        self.writer.add_scalar("charts/SPS", sps, self.global_step)
-        eta = (total - self.global_step) / max(sps, 1e-9)
+        now, total, step = time.time(), self.args.total_timesteps, self.global_step
+        sps = (step - self.last_print_step) / max(now - self.last_print_time, 1e-9)
+        self.writer.add_scalar("charts/SPS", sps, step)
+        eta = datetime.timedelta(seconds=int((total - step) / max(sps, 1e-9)))
         mean_return = f"{np.mean(self.recent_returns):.1f}" if self.recent_returns else "n/a"
         print(
-            f"step {self.global_step:>9,}/{total:,} ({100 * self.global_step / total:5.1f}%) | {sps:6.0f} SPS | ETA "
-            f"{eta // 3600:.0f}:{eta % 3600 // 60:02.0f}:{eta % 60:02.0f} | return {mean_return} (last "
-            f"{len(self.recent_returns)} episodes) | threads {self.threads.adjust()}",
+            f"step {step:>9,}/{total:,} ({100 * step / total:5.1f}%) | {sps:6.0f} SPS | ETA {eta} | "
+            f"return {mean_return} (last {len(self.recent_returns)} episodes) | threads {self.adjust_threads()}",
             flush=True,
         )
-        self.last_print_time, self.last_print_step = now, self.global_step
+        self.last_print_time, self.last_print_step = now, step
+
+    def adjust_threads(self) -> int:
+        """Take the cores that other processes left free since the last call (from Linux's /proc/stat)."""
+        if self.adaptive_threads and os.path.exists("/proc/stat"):
+            with open("/proc/stat") as file:  # every process's CPU ticks: all but idle and iowait are busy
+                ticks = [int(value) for value in file.readline().split()[1:]]
+            busy, own = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK"), os.times()
+            now = (time.monotonic(), busy - own.user - own.system)  # the CPU seconds of the other processes
+            if self.cpu_seconds is not None and now[0] > self.cpu_seconds[0]:
+                others = (now[1] - self.cpu_seconds[1]) / (now[0] - self.cpu_seconds[0])  # their busy cores
+                torch.set_num_threads(max(1, min(os.cpu_count(), round(os.cpu_count() - others))))
+            self.cpu_seconds = now
+        return torch.get_num_threads()
 
     def finish(self) -> None:
-        """After the loop: on a stop request, checkpoint and exit; else the final checkpoint, model and evaluation."""
+        """On a stop request, checkpoint and exit; else the final checkpoint, model and evaluation."""
         args, global_step = self.args, self.global_step
         self.check_finite({})
         if self.stop_requested:  # always resumable, whatever --checkpoint-frequency says
@@ -1036,98 +917,84 @@ class Run:
             print(f"resume with: python {os.path.basename(__file__)} --resume {self.run_dir}", flush=True)
             raise SystemExit(128 + self.stop_signal)  # the shell's convention for "ended by this signal"
         print(f"trained {global_step:,} steps in {time.time() - self.start_time:,.0f} s", flush=True)
-        if args.checkpoint_frequency > 0 and not self.passed_multiple_of(args.checkpoint_frequency):
-            self.save_checkpoint()
-        eval_actor = self.agent.actor
+        if args.checkpoint_frequency > 0 and global_step % args.checkpoint_frequency >= args.num_envs:
+            self.save_checkpoint()  # the last one, unless this step wrote it
         if args.save_model:
             model_path = os.path.join(self.run_dir, f"{args.exp_name}.pt")
             torch.save(self.model_state(), model_path)
             print(f"model saved to {model_path}", flush=True)
-            eval_actor = copy.deepcopy(self.agent.actor)  # evaluate what was saved
-            eval_actor.load_state_dict(read_checkpoint(model_path)["networks"]["actor"])
+            self.agent.actor.load_state_dict(read_checkpoint(model_path)[0]["networks"]["actor"])  # evaluate the file
         if args.save_model or args.eval_frequency > 0:
-            self.log_evaluation(eval_actor, f"evaluation over {args.eval_episodes} episodes")
+            self.log_evaluation(self.agent.actor, f"evaluation over {args.eval_episodes} episodes")
 
-    def diverged(self, error: NonFiniteLoss) -> None:
-        """End the run with exit status 1; the checkpoints written before stay as they were."""
-        last = sorted(glob.glob(os.path.join(self.run_dir, "checkpoints", "step_*.pt")))
-        kept = f"the last checkpoint before it is {last[-1]}" if last else "no checkpoint was written before it"
-        message = f"{error} at step {self.global_step:,}: training diverged; {kept} (--no-stop-on-nonfinite trains on)"
-        print(f"{os.path.basename(__file__)}: error: {message}", file=sys.stderr)
+    def diverged(self, error: FloatingPointError) -> None:
+        last = sorted(glob.glob(os.path.join(self.run_dir, "checkpoints", "step_*.pt")))[-1:] or ["none"]
+        message = f"{error} at step {self.global_step:,}: training diverged; the last checkpoint before it: {last[0]}"
+        print(f"{os.path.basename(__file__)}: error: {message} (--no-stop-on-nonfinite trains on)", file=sys.stderr)
         sys.exit(1)
 
     def close(self) -> None:
         for signum, handler in self.previous_handlers.items():
             signal.signal(signum, handler)
-        for resource in (self.envs, self.writer, self.tracking):
+        for resource in (self.envs, self.writer):
             if resource is not None:
-                resource.close() if resource is not self.tracking else resource.finish()
+                resource.close()
+        if self.tracking is not None:
+            self.tracking.finish()
 
 
 def parse_args(argv: list[str] | None) -> tuple[Args, dict | None, str | None]:
-    """The arguments, and the checkpoint that --resume or --eval-only names (with its path)."""
+    """The flags, and the checkpoint that --resume or --eval-only names (whose flags the given ones override)."""
     args = tyro.cli(Args, args=argv)
-    checkpoint, checkpoint_path = None, None
+    checkpoint, path = None, args.resume or args.checkpoint
     if args.resume is not None and args.eval_only:
         fail("--resume continues training and --eval-only evaluates: give one of them")
     if args.eval_only and args.checkpoint is None:
         fail("--eval-only needs --checkpoint PATH (a checkpoint, a saved model or a run directory)")
     if args.resume is not None or args.eval_only:
-        checkpoint_path = find_checkpoint(args.resume or args.checkpoint, model=args.eval_only)
-        checkpoint = read_checkpoint(checkpoint_path)
+        checkpoint, path = read_checkpoint(path, model=args.eval_only)
         if args.resume is not None and "buffer" not in checkpoint:
-            fail(f"{checkpoint_path} is a saved model, not a training checkpoint: it cannot be resumed")
-        # Evaluating may use another env with the same shapes, and another seed.
-        may_change = RUN_CONTROL_FLAGS | ({"env_id", "seed"} if args.eval_only else set())
-        args = args_from_checkpoint(argv, checkpoint, checkpoint_path, may_change)
+            fail(f"{path} is a saved model, not a training checkpoint: it cannot be resumed")
+        saved = asdict(Args()) | checkpoint["args"]  # flags newer than the file: their defaults, what it did
+        if saved.keys() != asdict(Args()).keys():
+            fail(f"cannot load {path}: it was written by another script (with flags this one does not have)")
+        args = tyro.cli(Args, args=argv, default=Args(**saved))
+        may_change = RUN_CONTROL_FLAGS | ({"env_id", "seed"} if args.eval_only else set())  # evaluate anywhere
+        if changed := [name for name, value in asdict(args).items() if name not in may_change and value != saved[name]]:
+            flags = ", ".join("--" + name.replace("_", "-") for name in changed)
+            fail(f"{path} was trained with other values of {flags}: drop them to use it, or start a new run")
         if args.resume is not None and args.total_timesteps < checkpoint["global_step"]:
-            step = checkpoint["global_step"]
-            fail(f"{checkpoint_path} is at step {step:,}: --total-timesteps must be at least that to go on")
+            fail(f"{path} is at step {checkpoint['global_step']:,}: --total-timesteps must be at least that to go on")
     check_args(args)
-    for networks, learning_rate in {"actor": args.policy_lr, "critic": args.q_lr}.items():
-        if (args.learning_rate if learning_rate is None else learning_rate) == 0:  # legitimate: it freezes them
-            print(f"{os.path.basename(__file__)}: warning: the {networks} learning rate is 0: those weights stay as they start", file=sys.stderr)  # fmt: skip
-    return args, checkpoint, checkpoint_path
-
-
-def evaluate_checkpoint(args: Args, state: dict, path: str, device: torch.device) -> None:
-    """--eval-only: run deterministic episodes of a checkpoint's or saved model's actor, print mean +- std."""
-    space = gym.make(args.env_id).action_space
-    actor = make_agent(args, state["obs_dim"], space.low, space.high, device).actor
-    actor.load_state_dict(state["networks"]["actor"])
-    video_dir = (
-        os.path.join(run_dir_of(path) or os.path.dirname(path), "videos", "eval") if args.capture_video else None
-    )
-    returns = evaluate(
-        actor, args.env_id, args.eval_episodes, args.seed + EVAL_SEED_OFFSET, device, video_dir, args.render
-    )
-    print(f"{args.env_id}: {np.mean(returns):.1f} +- {np.std(returns):.1f} over {len(returns)} episodes", flush=True)
-    if video_dir:
-        print(f"videos in {video_dir}", flush=True)
+    return args, checkpoint, path
 
 
 def main(argv: list[str] | None = None) -> dict | None:
     """Train (or evaluate, with --eval-only); return the run directory, agent and buffer, for notebooks and tests."""
-    # The MuJoCo -v4 tasks are this project's benchmark (and CleanRL's): gymnasium's advice to move to -v5
-    # would be printed by every run.
-    warnings.filterwarnings("ignore", ".*The environment .* is out of date", DeprecationWarning)
+    warnings.filterwarnings("ignore", ".*The environment .* is out of date", DeprecationWarning)  # -v4: CleanRL's
     args, checkpoint, checkpoint_path = parse_args(argv)
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     torch.backends.cudnn.deterministic = args.torch_deterministic
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
-    if args.capture_video:
-        os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo renders headless (a desktop may set glfw)
     check_environment(args, device, checkpoint)
-    if args.eval_only:
-        return evaluate_checkpoint(args, checkpoint, checkpoint_path, device)
+    if args.eval_only:  # deterministic episodes of the checkpoint's actor, filmed or shown if asked
+        space = gym.make(args.env_id).action_space
+        actor = make_agent(args, checkpoint["obs_dim"], space.low, space.high, device).actor
+        actor.load_state_dict(checkpoint["networks"]["actor"])
+        videos = os.path.join(os.path.dirname(checkpoint_path), "videos", "eval")  # beside the file
+        returns = evaluate(actor, args, device, videos if args.capture_video else None)
+        print(f"{args.env_id}: {np.mean(returns):.1f} +- {np.std(returns):.1f} over {len(returns)} episodes")
+        if args.capture_video:
+            print(f"videos in {videos}")
+        return None
     run = Run(args, device, checkpoint, checkpoint_path)
     try:
         agent, buffer = train(args, run)
         run.finish()
         return {"run_dir": run.run_dir, "args": args, "agent": agent, "buffer": buffer}
-    except NonFiniteLoss as error:
+    except FloatingPointError as error:  # a loss or a weight became NaN or infinite
         run.diverged(error)
     finally:
         run.close()
