@@ -54,6 +54,7 @@ import torch
 import torch.nn.functional as F
 import tyro
 from torch import nn
+from torch.utils import _pytree as pytree
 from torch.utils.tensorboard import SummaryWriter
 
 
@@ -85,7 +86,7 @@ class Args:
     hidden_sizes: tuple[int, ...] = (256, 256)
     """the sizes of the hidden layers of the actor and the critic networks"""
     learning_starts: int = int(25e3)
-    """transitions collected with uniformly random actions before learning starts"""
+    """transitions collected with uniformly random actions before learning starts (after a resume without the replay buffer, the policy's exploring actions refill it to this many before updates go on)"""
     updates_per_step: int = 1
     """gradient updates per collected transition (the update-to-data ratio); delays count updates, not steps"""
     policy_frequency: int = 1
@@ -97,7 +98,7 @@ class Args:
     exploration_noise_decay_steps: int | None = None
     """the steps that decay takes; default: until --total-timesteps"""
     exploration_noise_type: Literal["gaussian", "ou", "parameter"] = "gaussian"
-    """Gaussian action noise, Ornstein-Uhlenbeck action noise (the paper) or parameter noise (to a distance --exploration-noise); --exploration-noise-final decays OU's sigma and that distance alike"""
+    """Gaussian action noise (std --exploration-noise), Ornstein-Uhlenbeck action noise (the paper; --ou-*) or parameter noise (to a distance --exploration-noise; with --num-envs > 1, one perturbed actor for all envs, redrawn when any episode ends); --exploration-noise-final decays each by the factor final / --exploration-noise, OU's --ou-sigma included"""
     ou_theta: float = 0.15
     """the OU process's mean-reversion rate theta (the paper: 0.15)"""
     ou_sigma: float = 0.2
@@ -125,7 +126,7 @@ class Args:
     cuda: bool = True
     """if toggled, train on CUDA when it is available (else on the CPU)"""
     compile: bool = False
-    """if toggled, `torch.compile` the update and the policy: fewer, fused kernels, same results"""
+    """if toggled, `torch.compile` the update and the policy: fewer, fused kernels; the same maths, not bit-identical results"""
     cudagraphs: bool = False
     """if toggled, record the whole update and the policy as CUDA graphs and replay them (CUDA only; LeanRL's flag)"""
     save_model: bool = False
@@ -153,9 +154,9 @@ class Args:
     render: bool = False
     """if toggled, with --eval-only, show the episodes live in a window (needs a display)"""
     threads: int | None = None
-    """torch threads; default: $OMP_NUM_THREADS if set, else the cores other processes leave free, re-checked as the run goes"""
+    """torch threads; default: $OMP_NUM_THREADS if set, else the cores other processes leave free, re-checked at each progress line (bit-identical results need a fixed number)"""
     stop_on_nonfinite: bool = True
-    """if toggled, a NaN or infinite gradient stops the run and checkpoints the last good state"""
+    """if toggled, a NaN or infinite loss or weight stops the run (exit status 1; checked as the losses are logged) and the checkpoints written before stay"""
     track: bool = False
     """if toggled, also log to Weights & Biases (`pip install wandb`; WANDB_MODE=offline needs no network)"""
     wandb_project_name: str = "cleanRL"
@@ -654,8 +655,10 @@ def check_args(args: Args) -> None:
         fail(f"--exp-name names a directory and a file: no '/', got {args.exp_name!r}")
     for networks, learning_rate in {"actor": args.policy_lr, "critic": args.q_lr}.items():
         if (args.learning_rate if learning_rate is None else learning_rate) == 0:  # legitimate: it freezes them
-            warning = f"the {networks} learning rate is 0: those weights stay as they start"
-            print(f"{os.path.basename(__file__)}: warning: {warning}", file=sys.stderr)
+            print(
+                f"{os.path.basename(__file__)}: warning: the {networks} learning rate is 0: no learning",
+                file=sys.stderr,
+            )
 
 
 def check_environment(args: Args, device: torch.device, checkpoint: dict | None) -> None:
@@ -685,12 +688,14 @@ def check_environment(args: Args, device: torch.device, checkpoint: dict | None)
     if checkpoint is not None and (checkpoint["obs_dim"], checkpoint["action_dim"]) != (obs_dim, action_dim):
         sizes = f"observations of size {checkpoint['obs_dim']} and actions of size {checkpoint['action_dim']}"
         fail(f"the checkpoint is for {sizes}; {args.env_id} has {obs_dim} and {action_dim}")
-    need = 0 if args.eval_only else args.buffer_size * (2 * obs_dim + action_dim + 2) * 4  # float32 rows
+    widths = (obs_dim + action_dim, *args.hidden_sizes, action_dim)  # networks with copies, gradients, Adam's moments
+    need = 60 * sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(widths))
+    need += 0 if args.eval_only else args.buffer_size * (2 * obs_dim + action_dim + 2) * 4  # the buffer's float32 rows
     with open("/proc/meminfo" if os.path.exists("/proc/meminfo") else os.devnull) as file:  # Linux, without swap
         free = next((int(line.split()[1]) * 1024 for line in file if line.startswith("MemAvailable:")), np.inf)
     free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else free
     if need > free:
-        fail(f"the replay buffer needs {need / 2**30:,.1f} GiB, {device} has {free / 2**30:,.1f}: lower --buffer-size")
+        fail(f"the buffer and networks need {need / 2**30:,.1f} GiB, {free / 2**30:,.1f} free: lower their sizes")
 
 
 def compiled(function, args: Args):
@@ -724,20 +729,20 @@ class CudaGraphs:
                 torch.cuda.current_stream().wait_stream(side_stream)
                 return outputs
             # The graph's own copies of the tensors it is given (a batch): each replay copies the new ones in.
-            recorded_inputs = torch.utils._pytree.tree_map_only(torch.Tensor, torch.clone, inputs)
+            recorded_inputs = pytree.tree_map_only(torch.Tensor, torch.clone, inputs)
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph, stream=side_stream):
                 outputs = self.function(*recorded_inputs, **options)
             self.graphs[key] = (graph, recorded_inputs, outputs)
         graph, recorded_inputs, outputs = self.graphs[key]
-        leaves = torch.utils._pytree.tree_leaves
-        for recorded, new in zip(leaves(recorded_inputs), leaves(inputs), strict=True):
+        for recorded, new in zip(pytree.tree_leaves(recorded_inputs), pytree.tree_leaves(inputs), strict=True):
             if torch.is_tensor(recorded):
                 recorded.copy_(new)
         graph.replay()  # the first replay, right after recording, is that call's work
         return dict(outputs) if isinstance(outputs, dict) else outputs  # a dict the caller may change
 
 
+@torch.no_grad()
 def evaluate(actor: Actor, args: Args, device: torch.device, video_dir: str | None = None) -> list:
     """Run --eval-episodes deterministic episodes (the actor's action, no noise); return their returns."""
     env = make_env(args.env_id, video_dir, record_every_episode=True, render=args.render)()
@@ -746,8 +751,7 @@ def evaluate(actor: Actor, args: Args, device: torch.device, video_dir: str | No
         obs, _ = env.reset(seed=args.seed + EVAL_SEED_OFFSET + episode)
         episode_return, done = 0.0, False
         while not done:
-            with torch.no_grad():
-                action = actor(torch.as_tensor(obs, dtype=torch.float32, device=device).unsqueeze(0))
+            action = actor(torch.as_tensor(obs, dtype=torch.float32, device=device).unsqueeze(0))
             obs, reward, terminated, truncated, _ = env.step(action.squeeze(0).cpu().numpy())
             episode_return += float(reward)
             done = terminated or truncated
@@ -866,9 +870,8 @@ class Run:
         videos = "videos" if self.global_step == 0 else f"videos_from_step_{self.global_step}"
         self.video_dir = os.path.join(self.run_dir, videos) if args.capture_video else None
         self.critic_updates, self.recent_returns, self.best_return = 0, deque(maxlen=10), -np.inf
-        self.stop_signal, self.stop_time, self.stop_requested = None, 0.0, False
+        self.stop_signal, self.stop_time, self.stop_requested, self.previous_handlers = None, 0.0, False, {}
         self.envs = self.writer = self.tracking = self.cpu_seconds = None
-        self.previous_handlers = {}
         # A thread per core (torch's default) collapses beside another run (2 steps/s, not 120): take the free cores.
         self.adaptive_threads = args.threads is None and "OMP_NUM_THREADS" not in os.environ
         torch.set_num_threads(args.threads or torch.get_num_threads())
@@ -894,8 +897,7 @@ class Run:
             load_state(agent, checkpoint["networks"] | checkpoint["optimizers"])
             if checkpoint["buffer"] is not None:
                 buffer.load_state_dict(checkpoint["buffer"])
-            if exploration is not None:
-                load_state(exploration, checkpoint["exploration"])
+            load_state(exploration, checkpoint["exploration"] or {})  # TD3 and SAC explore without a state
             self.critic_updates, self.best_return = checkpoint["critic_updates"], checkpoint["best_return"]
             self.recent_returns.extend(checkpoint["recent_returns"])
             set_rng_state(checkpoint["rng"], envs)
@@ -1055,9 +1057,9 @@ def parse_args(argv: list[str] | None) -> tuple[Args, dict | None, str | None]:
         checkpoint, path = read_checkpoint(path, model=args.eval_only)
         if args.resume is not None and "buffer" not in checkpoint:
             fail(f"{path} is a saved model, not a training checkpoint: it cannot be resumed")
+        if unknown := sorted(checkpoint["args"].keys() - asdict(Args()).keys()):
+            fail(f"cannot load {path}: another script or version wrote it, with flags this one lacks: {unknown}")
         saved = asdict(Args()) | checkpoint["args"]  # flags newer than the file: their defaults, what it did
-        if saved.keys() != asdict(Args()).keys():
-            fail(f"cannot load {path}: it was written by another script (with flags this one does not have)")
         args = tyro.cli(Args, args=argv, default=Args(**saved))
         may_change = RUN_CONTROL_FLAGS | ({"env_id", "seed"} if args.eval_only else set())  # evaluate anywhere
         if changed := [name for name, value in asdict(args).items() if name not in may_change and value != saved[name]]:

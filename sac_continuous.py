@@ -18,6 +18,10 @@ Differences from the paper, and why:
 - As CleanRL: learning rates 3e-4 (actor) and 1e-3 (critics, temperature), 5k random steps, and
   the actor and temperature updated in bursts of `--policy-frequency` every `--policy-frequency`
   critic updates (the paper: 3e-4 everywhere, one actor update per critic update).
+- The log-probability that the losses and the temperature use is that of tanh(u) in [-1, 1], before the
+  rescaling to the bounds (as Stable-Baselines3 and Tianshou; CleanRL and the authors' code include the
+  rescaling's -log(scale)), so the target entropy -dim(A) means the same on every task: on Humanoid-v4
+  (bounds +-0.4) the rescaled one would aim at about -1.4 in [-1, 1] units, not -17. Equal at bounds +-1.
 - `--num-envs N` collects N transitions per step and makes N updates, so one update per
   transition, as in the paper, whatever N is. `--total-timesteps`, `--learning-starts` and
   the logged step count environment transitions summed over all envs.
@@ -51,6 +55,7 @@ import torch
 import torch.nn.functional as F
 import tyro
 from torch import nn
+from torch.utils import _pytree as pytree
 from torch.utils.tensorboard import SummaryWriter
 
 
@@ -84,7 +89,7 @@ class Args:
     num_critics: int = 2
     """the number of critics; the target takes the smallest of their values (clipped double Q): 1 turns it off"""
     learning_starts: int = int(5e3)
-    """transitions collected with uniformly random actions before learning starts"""
+    """transitions collected with uniformly random actions before learning starts (after a resume without the replay buffer, the policy's exploring actions refill it to this many before updates go on)"""
     updates_per_step: int = 1
     """gradient updates per collected transition (the update-to-data ratio); delays count updates, not steps"""
     policy_frequency: int = 2
@@ -94,7 +99,7 @@ class Args:
     alpha: float = 0.2
     """the entropy temperature alpha with `--no-autotune` (autotuning starts from alpha = 1, as CleanRL)"""
     autotune: bool = True
-    """if toggled, tune alpha automatically toward a target entropy of -dim(A)"""
+    """if toggled, tune alpha automatically toward a target entropy of -dim(A), in units of the actions in [-1, 1]"""
 
     # Run control: how the run is computed, logged, checkpointed and evaluated.
     exp_name: str = os.path.basename(__file__)[: -len(".py")]
@@ -104,7 +109,7 @@ class Args:
     cuda: bool = True
     """if toggled, train on CUDA when it is available (else on the CPU)"""
     compile: bool = False
-    """if toggled, `torch.compile` the update and the policy: fewer, fused kernels, same results"""
+    """if toggled, `torch.compile` the update and the policy: fewer, fused kernels; the same maths, not bit-identical results"""
     cudagraphs: bool = False
     """if toggled, record the whole update and the policy as CUDA graphs and replay them (CUDA only; LeanRL's flag)"""
     save_model: bool = False
@@ -132,9 +137,9 @@ class Args:
     render: bool = False
     """if toggled, with --eval-only, show the episodes live in a window (needs a display)"""
     threads: int | None = None
-    """torch threads; default: $OMP_NUM_THREADS if set, else the cores other processes leave free, re-checked as the run goes"""
+    """torch threads; default: $OMP_NUM_THREADS if set, else the cores other processes leave free, re-checked at each progress line (bit-identical results need a fixed number)"""
     stop_on_nonfinite: bool = True
-    """if toggled, a NaN or infinite gradient stops the run and checkpoints the last good state"""
+    """if toggled, a NaN or infinite loss or weight stops the run (exit status 1; checked as the losses are logged) and the checkpoints written before stay"""
     track: bool = False
     """if toggled, also log to Weights & Biases (`pip install wandb`; WANDB_MODE=offline needs no network)"""
     wandb_project_name: str = "cleanRL"
@@ -228,7 +233,7 @@ class Actor(nn.Module):
         return torch.tanh(self.mean(self.trunk(obs))) * self.action_scale + self.action_bias
 
     def sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw a = tanh(u) * scale + bias with u ~ N(mean, std), reparameterised; return a and log pi(a|s)."""
+        """Draw a = tanh(u) * scale + bias with u ~ N(mean, std), reparameterised; return a and log pi of tanh(u)."""
         features = self.trunk(obs)
         mean = self.mean(features)
         # Squash the raw log-std smoothly into [LOG_STD_MIN, LOG_STD_MAX] (a hard clamp kills its gradient).
@@ -239,10 +244,11 @@ class Actor(nn.Module):
         u = mean + log_std.exp() * noise  # reparameterisation: gradients flow through mean and std
         # log N(u; mean, std) = -noise^2 / 2 - log std - log(2 pi) / 2, per dimension.
         log_prob = -0.5 * noise.pow(2) - log_std - 0.5 * math.log(2 * math.pi)
-        # Change of variables (paper, appendix C): log pi(a|s) = log N(u) - sum log |da/du|, with
-        # da/du = scale (1 - tanh(u)^2), and log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)),
-        # which is exact and stays finite where tanh(u) rounds to +-1.
-        log_prob = log_prob - 2 * (math.log(2) - u - F.softplus(-2 * u)) - self.action_scale.log()
+        # Change of variables (paper, appendix C): log pi = log N(u) - sum log |d tanh(u)/du|, with
+        # log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), exact and finite where tanh(u) rounds to +-1.
+        # The density of tanh(u) in [-1, 1], not of the rescaled action: the entropy target -dim(A) is then
+        # in the same units on every task (the rescaling would add -log(scale) per dimension).
+        log_prob = log_prob - 2 * (math.log(2) - u - F.softplus(-2 * u))
         return torch.tanh(u) * self.action_scale + self.action_bias, log_prob.sum(dim=-1)
 
 
@@ -572,8 +578,10 @@ def check_args(args: Args) -> None:
         fail(f"--exp-name names a directory and a file: no '/', got {args.exp_name!r}")
     for networks, learning_rate in {"actor": args.policy_lr, "critic": args.q_lr}.items():
         if (args.learning_rate if learning_rate is None else learning_rate) == 0:  # legitimate: it freezes them
-            warning = f"the {networks} learning rate is 0: those weights stay as they start"
-            print(f"{os.path.basename(__file__)}: warning: {warning}", file=sys.stderr)
+            print(
+                f"{os.path.basename(__file__)}: warning: the {networks} learning rate is 0: no learning",
+                file=sys.stderr,
+            )
 
 
 def check_environment(args: Args, device: torch.device, checkpoint: dict | None) -> None:
@@ -603,12 +611,14 @@ def check_environment(args: Args, device: torch.device, checkpoint: dict | None)
     if checkpoint is not None and (checkpoint["obs_dim"], checkpoint["action_dim"]) != (obs_dim, action_dim):
         sizes = f"observations of size {checkpoint['obs_dim']} and actions of size {checkpoint['action_dim']}"
         fail(f"the checkpoint is for {sizes}; {args.env_id} has {obs_dim} and {action_dim}")
-    need = 0 if args.eval_only else args.buffer_size * (2 * obs_dim + action_dim + 2) * 4  # float32 rows
+    widths = (obs_dim + action_dim, *args.hidden_sizes, action_dim)  # networks with copies, gradients, Adam's moments
+    need = 60 * sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(widths))
+    need += 0 if args.eval_only else args.buffer_size * (2 * obs_dim + action_dim + 2) * 4  # the buffer's float32 rows
     with open("/proc/meminfo" if os.path.exists("/proc/meminfo") else os.devnull) as file:  # Linux, without swap
         free = next((int(line.split()[1]) * 1024 for line in file if line.startswith("MemAvailable:")), np.inf)
     free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else free
     if need > free:
-        fail(f"the replay buffer needs {need / 2**30:,.1f} GiB, {device} has {free / 2**30:,.1f}: lower --buffer-size")
+        fail(f"the buffer and networks need {need / 2**30:,.1f} GiB, {free / 2**30:,.1f} free: lower their sizes")
 
 
 def compiled(function, args: Args):
@@ -642,20 +652,20 @@ class CudaGraphs:
                 torch.cuda.current_stream().wait_stream(side_stream)
                 return outputs
             # The graph's own copies of the tensors it is given (a batch): each replay copies the new ones in.
-            recorded_inputs = torch.utils._pytree.tree_map_only(torch.Tensor, torch.clone, inputs)
+            recorded_inputs = pytree.tree_map_only(torch.Tensor, torch.clone, inputs)
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph, stream=side_stream):
                 outputs = self.function(*recorded_inputs, **options)
             self.graphs[key] = (graph, recorded_inputs, outputs)
         graph, recorded_inputs, outputs = self.graphs[key]
-        leaves = torch.utils._pytree.tree_leaves
-        for recorded, new in zip(leaves(recorded_inputs), leaves(inputs), strict=True):
+        for recorded, new in zip(pytree.tree_leaves(recorded_inputs), pytree.tree_leaves(inputs), strict=True):
             if torch.is_tensor(recorded):
                 recorded.copy_(new)
         graph.replay()  # the first replay, right after recording, is that call's work
         return dict(outputs) if isinstance(outputs, dict) else outputs  # a dict the caller may change
 
 
+@torch.no_grad()
 def evaluate(actor: Actor, args: Args, device: torch.device, video_dir: str | None = None) -> list:
     """Run --eval-episodes deterministic episodes (the actor's action, no noise); return their returns."""
     env = make_env(args.env_id, video_dir, record_every_episode=True, render=args.render)()
@@ -664,8 +674,7 @@ def evaluate(actor: Actor, args: Args, device: torch.device, video_dir: str | No
         obs, _ = env.reset(seed=args.seed + EVAL_SEED_OFFSET + episode)
         episode_return, done = 0.0, False
         while not done:
-            with torch.no_grad():
-                action = actor(torch.as_tensor(obs, dtype=torch.float32, device=device).unsqueeze(0))
+            action = actor(torch.as_tensor(obs, dtype=torch.float32, device=device).unsqueeze(0))
             obs, reward, terminated, truncated, _ = env.step(action.squeeze(0).cpu().numpy())
             episode_return += float(reward)
             done = terminated or truncated
@@ -784,9 +793,8 @@ class Run:
         videos = "videos" if self.global_step == 0 else f"videos_from_step_{self.global_step}"
         self.video_dir = os.path.join(self.run_dir, videos) if args.capture_video else None
         self.critic_updates, self.recent_returns, self.best_return = 0, deque(maxlen=10), -np.inf
-        self.stop_signal, self.stop_time, self.stop_requested = None, 0.0, False
+        self.stop_signal, self.stop_time, self.stop_requested, self.previous_handlers = None, 0.0, False, {}
         self.envs = self.writer = self.tracking = self.cpu_seconds = None
-        self.previous_handlers = {}
         # A thread per core (torch's default) collapses beside another run (2 steps/s, not 120): take the free cores.
         self.adaptive_threads = args.threads is None and "OMP_NUM_THREADS" not in os.environ
         torch.set_num_threads(args.threads or torch.get_num_threads())
@@ -812,8 +820,7 @@ class Run:
             load_state(agent, checkpoint["networks"] | checkpoint["optimizers"])
             if checkpoint["buffer"] is not None:
                 buffer.load_state_dict(checkpoint["buffer"])
-            if exploration is not None:
-                load_state(exploration, checkpoint["exploration"])
+            load_state(exploration, checkpoint["exploration"] or {})  # TD3 and SAC explore without a state
             self.critic_updates, self.best_return = checkpoint["critic_updates"], checkpoint["best_return"]
             self.recent_returns.extend(checkpoint["recent_returns"])
             set_rng_state(checkpoint["rng"], envs)
@@ -973,9 +980,9 @@ def parse_args(argv: list[str] | None) -> tuple[Args, dict | None, str | None]:
         checkpoint, path = read_checkpoint(path, model=args.eval_only)
         if args.resume is not None and "buffer" not in checkpoint:
             fail(f"{path} is a saved model, not a training checkpoint: it cannot be resumed")
+        if unknown := sorted(checkpoint["args"].keys() - asdict(Args()).keys()):
+            fail(f"cannot load {path}: another script or version wrote it, with flags this one lacks: {unknown}")
         saved = asdict(Args()) | checkpoint["args"]  # flags newer than the file: their defaults, what it did
-        if saved.keys() != asdict(Args()).keys():
-            fail(f"cannot load {path}: it was written by another script (with flags this one does not have)")
         args = tyro.cli(Args, args=argv, default=Args(**saved))
         may_change = RUN_CONTROL_FLAGS | ({"env_id", "seed"} if args.eval_only else set())  # evaluate anywhere
         if changed := [name for name, value in asdict(args).items() if name not in may_change and value != saved[name]]:

@@ -13,27 +13,33 @@ CPU = torch.device("cpu")
 LOW, HIGH = np.array([-1.0, 0.0, -5.0]), np.array([1.0, 3.0, -2.0])  # asymmetric, per dimension
 
 
-def policy_distribution(actor, obs):
-    """The same policy written with torch.distributions: N(mean, std), then tanh, then the affine map."""
+def policy_distribution(actor, obs, rescaled: bool = True):
+    """The same policy written with torch.distributions: N(mean, std), then tanh, then (if `rescaled`) the affine
+    map to the bounds."""
     features = actor.trunk(obs)
     raw_log_std = torch.tanh(actor.log_std(features))
     log_std = actor.LOG_STD_MIN + 0.5 * (actor.LOG_STD_MAX - actor.LOG_STD_MIN) * (raw_log_std + 1)
     return TransformedDistribution(
         Normal(actor.mean(features), log_std.exp()),
-        [TanhTransform(), AffineTransform(actor.action_bias, actor.action_scale)],
+        [TanhTransform(), *([AffineTransform(actor.action_bias, actor.action_scale)] if rescaled else [])],
     )
 
 
-def test_log_prob_matches_torch_distributions_with_asymmetric_bounds():
+def test_log_prob_is_that_of_the_squashed_action_in_normalised_units_with_asymmetric_bounds():
+    """log pi is the density of tanh(u) in [-1, 1], not of the action rescaled to non-unit, asymmetric bounds: the
+    entropy target -dim(A) then means the same on every task (SB3's and Tianshou's choice)."""
     torch.manual_seed(0)
     actor = sac.Actor(obs_dim=4, action_low=LOW, action_high=HIGH)
     obs = torch.randn(512, 4)
     with torch.no_grad():
         actions, log_prob = actor.sample(obs)
-        expected = policy_distribution(actor, obs).log_prob(actions).sum(dim=-1)
+        squashed = (actions - actor.action_bias) / actor.action_scale
+        expected = policy_distribution(actor, obs, rescaled=False).log_prob(squashed).sum(dim=-1)
+        rescaled = policy_distribution(actor, obs).log_prob(actions).sum(dim=-1)
     assert torch.allclose(log_prob, expected, atol=2e-3, rtol=1e-4)
-    # The rescaling enters the density: log(scale) per dimension. Check it is not left out.
-    assert not torch.allclose(log_prob, expected + torch.log(actor.action_scale).sum(), atol=0.1)
+    # The rescaled density differs by the log of the scales (here log 1 + log 1.5 + log 1.5): it is not used.
+    assert torch.allclose(rescaled, expected - torch.log(actor.action_scale).sum(), atol=2e-3, rtol=1e-4)
+    assert not torch.allclose(log_prob, rescaled, atol=0.1)
 
 
 def test_sampled_actions_stay_within_bounds_and_reparameterise():

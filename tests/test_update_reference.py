@@ -191,15 +191,17 @@ def td3_reference(args, agent, batch: dict) -> dict:
 
 
 def reference_sample(actor, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """a ~ pi(.|s) and log pi(a|s) by torch.distributions: N(mean, std), then tanh, then the affine map."""
+    """a ~ pi(.|s) by torch.distributions (N(mean, std), then tanh, then the affine map to the bounds) and the
+    log-probability of the squashed action tanh(u) in [-1, 1], whose entropy target -dim(A) is in normalised units."""
     features = actor.trunk(obs)
     mean, raw_log_std = actor.mean(features), actor.log_std(features)
     log_std = actor.LOG_STD_MIN + 0.5 * (actor.LOG_STD_MAX - actor.LOG_STD_MIN) * (torch.tanh(raw_log_std) + 1)
     u = mean + log_std.exp() * torch.randn_like(mean)
-    transforms = [TanhTransform(cache_size=1), AffineTransform(actor.action_bias, actor.action_scale, cache_size=1)]
-    policy = TransformedDistribution(Normal(mean, log_std.exp()), transforms)
-    actions = transforms[1](transforms[0](u))
-    return actions, policy.log_prob(actions).sum(-1)
+    squash = TanhTransform(cache_size=1)
+    policy = TransformedDistribution(Normal(mean, log_std.exp()), [squash])
+    squashed = squash(u)
+    actions = AffineTransform(actor.action_bias, actor.action_scale)(squashed)
+    return actions, policy.log_prob(squashed).sum(-1)
 
 
 def sac_reference(args, agent, batch: dict) -> dict:
