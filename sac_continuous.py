@@ -539,7 +539,6 @@ EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes start from seeds that traini
 PROGRESS_SECONDS = 5.0  # how often the progress line is printed
 LOG_EVERY_UPDATES = 100  # how often the losses are logged: reading them forces a device sync
 CHECKPOINT_FORMAT = "checkpoint v3"  # the same in the three scripts: each knows its own files by their flags
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, schedulers and `kill`: stop cleanly after this step
 # Flags that may differ when a run resumes or is evaluated (Args' run control, the budget); the others: the experiment.
 FLAGS = [field.name for field in fields(Args)]
 RUN_CONTROL_FLAGS = {"total_timesteps", *FLAGS[FLAGS.index("exp_name") :]}
@@ -595,15 +594,16 @@ def check_environment(args: Args, device: torch.device, checkpoint: dict | None)
     except Exception as error:  # noqa: BLE001  (an unknown id, a missing package, an env that raises: the user's)
         fail(f"cannot make --env-id {args.env_id!r}", error)
     obs_dim, action_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
-    try:  # one step as training takes it, where an env whose observations do not fit its space fails
-        envs.reset(seed=args.seed)
-        envs.step(envs.action_space.sample())
-        envs.close()
-        if args.capture_video:  # and one frame as the video recorder takes it (gymnasium's warnings: the error says it)
-            os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo renders headless (a desktop may set glfw)
-            with warnings.catch_warnings(action="ignore"), gym.make(args.env_id, render_mode="rgb_array") as env:
-                env.reset(seed=args.seed)
-                env.render()
+    try:  # a step as training takes it (observations that do not fit their space fail), a frame as videos do
+        with warnings.catch_warnings(action="ignore"):  # gymnasium's warnings about it: the error says it
+            envs.reset(seed=args.seed)
+            envs.step(envs.action_space.sample())
+            envs.close()
+            if args.capture_video:
+                os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo renders headless (a desktop may set glfw)
+                with gym.make(args.env_id, render_mode="rgb_array") as env:
+                    env.reset(seed=args.seed)
+                    env.render()
     except Exception as error:  # noqa: BLE001  (whatever the env or its renderer raises, the message says it)
         shape = f": do its observations have the shape ({obs_dim},)?"
         hint = "; MuJoCo renders with EGL (apt install libegl1) or OSMesa" if "GL" in str(error) else shape
@@ -825,7 +825,7 @@ class Run:
             self.recent_returns.extend(checkpoint["recent_returns"])
             set_rng_state(checkpoint["rng"], envs)
             print(f"resumed from {self.checkpoint_path} at step {self.global_step:,}", flush=True)
-        self.previous_handlers = {signum: signal.signal(signum, self.request_stop) for signum in STOP_SIGNALS}
+        self.previous_handlers = {s: signal.signal(s, self.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         self.start_time = self.last_print_time = time.time()
         self.last_print_step = self.global_step
         self.adjust_threads()
@@ -854,7 +854,7 @@ class Run:
         return write_checkpoint(self.run_dir, state, self.args.checkpoint_keep, f"step_{self.global_step:012d}")
 
     def request_stop(self, signum, frame) -> None:
-        """Stop after this step; a second signal stops at once, but not within a second (Ctrl-C signals a group)."""
+        """Ctrl-C, `kill`, a scheduler: stop after this step; again: at once, but not within a second (a group's)."""
         if not self.stop_requested:
             self.stop_signal, self.stop_time, self.stop_requested = signum, time.time(), True
             print(f"\n{signal.Signals(signum).name}: stopping after this step (again to stop at once)", flush=True)

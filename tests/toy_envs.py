@@ -93,7 +93,16 @@ class SequenceObservationEnv(CounterEnv):
         self.observation_space = gym.spaces.Sequence(gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32))
 
 
+class WrongObservationShapeEnv(CounterEnv):
+    """Declares observations of shape (3,) and returns the counter's (2,): an env with a mistake in its space."""
+
+    def __init__(self):
+        super().__init__()
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(3,), dtype=np.float32)
+
+
 gym.register("Raises-v0", entry_point=RaisesEnv)
+gym.register("WrongObservationShape-v0", entry_point=WrongObservationShapeEnv, max_episode_steps=5)
 gym.register("MatrixAction-v0", entry_point=MatrixActionEnv, max_episode_steps=5)
 gym.register("ScalarAction-v0", entry_point=MatrixActionEnv, kwargs={"shape": ()}, max_episode_steps=5)
 gym.register("NoAction-v0", entry_point=MatrixActionEnv, kwargs={"shape": (0,)}, max_episode_steps=5)
