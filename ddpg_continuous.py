@@ -369,6 +369,16 @@ def real_next_obs(next_obs: np.ndarray, infos: dict) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # Exploration
 # ---------------------------------------------------------------------------------------
+def noise_scale(args: Args, global_step: int) -> float:
+    """The factor on the exploration noise: 1, or with --exploration-noise-final a linear decay from 1 when
+    learning starts to final / initial after --exploration-noise-decay-steps."""
+    if args.exploration_noise_final is None:
+        return 1.0
+    decay_steps = args.exploration_noise_decay_steps or args.total_timesteps - args.learning_starts
+    progress = min((global_step - args.learning_starts) / max(decay_steps, 1), 1.0)
+    return 1.0 + progress * (args.exploration_noise_final / args.exploration_noise - 1.0)
+
+
 class OrnsteinUhlenbeckNoise:
     """x_t, an Ornstein-Uhlenbeck process per env, restarted with its episodes (the paper, section 7): correlated in
     time, it pushes a physical system one way for a while. With theta dt = 1 it forgets x at each step: Gaussian
@@ -425,16 +435,6 @@ class AdaptiveParameterNoise:
         target_distance = self.scale * self.target_distance  # --exploration-noise-final decays it
         self.std = self.std / self.ADAPTATION if distance > target_distance else self.std * self.ADAPTATION
         return {"charts/param_noise_distance": distance, "charts/param_noise_std": self.std}
-
-
-def noise_scale(args: Args, global_step: int) -> float:
-    """The factor on the exploration noise: 1, or with --exploration-noise-final a linear decay from 1 when
-    learning starts to final / initial after --exploration-noise-decay-steps."""
-    if args.exploration_noise_final is None:
-        return 1.0
-    decay_steps = args.exploration_noise_decay_steps or args.total_timesteps - args.learning_starts
-    progress = min((global_step - args.learning_starts) / max(decay_steps, 1), 1.0)
-    return 1.0 + progress * (args.exploration_noise_final / args.exploration_noise - 1.0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -958,9 +958,9 @@ class Run:
     def check_finite(self, values: dict[str, float]) -> None:
         """--stop-on-nonfinite: checked where values are read anyway (no sync), and with any optimizer."""
         bad = [f"{tag} is {value}" for tag, value in values.items() if not np.isfinite(value)]
-        for name, value in vars(self.agent).items():
-            tensors = value.parameters() if isinstance(value, nn.Module) else [value] if torch.is_tensor(value) else []
-            bad += [] if all(tensor.isfinite().all() for tensor in tensors) else [f"{name} has non-finite weights"]
+        for name, value in vars(self.agent).items():  # SAC's log alpha may be -inf: --alpha 0 (its loss is checked)
+            if isinstance(value, nn.Module) and not all(weight.isfinite().all() for weight in value.parameters()):
+                bad.append(f"{name} has non-finite weights")
         if bad and self.args.stop_on_nonfinite:
             raise FloatingPointError(bad[0])
 

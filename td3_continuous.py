@@ -858,9 +858,9 @@ class Run:
     def check_finite(self, values: dict[str, float]) -> None:
         """--stop-on-nonfinite: checked where values are read anyway (no sync), and with any optimizer."""
         bad = [f"{tag} is {value}" for tag, value in values.items() if not np.isfinite(value)]
-        for name, value in vars(self.agent).items():
-            tensors = value.parameters() if isinstance(value, nn.Module) else [value] if torch.is_tensor(value) else []
-            bad += [] if all(tensor.isfinite().all() for tensor in tensors) else [f"{name} has non-finite weights"]
+        for name, value in vars(self.agent).items():  # SAC's log alpha may be -inf: --alpha 0 (its loss is checked)
+            if isinstance(value, nn.Module) and not all(weight.isfinite().all() for weight in value.parameters()):
+                bad.append(f"{name} has non-finite weights")
         if bad and self.args.stop_on_nonfinite:
             raise FloatingPointError(bad[0])
 

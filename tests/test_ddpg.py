@@ -38,12 +38,11 @@ def test_target_bootstraps_from_the_target_networks_and_stops_at_terminations():
     assert torch.allclose(logs["losses/qf_loss"], (q[0].detach() - target[0]).pow(2).mean())
 
 
-def ou_outputs(noise, steps: int) -> torch.Tensor:
-    """Act `steps` times with a policy of zero actions: the noise alone; return the last noise."""
-    obs = torch.zeros(len(noise.state), 1)
+def ou_outputs(noise, steps: int, scale: float = 1.0) -> torch.Tensor:
+    """Draw the noise of `steps` steps; return the last one (in units of each dimension's half-width)."""
     for _ in range(steps):
-        actions = noise(lambda obs: torch.zeros(len(obs), noise.state.shape[1]), obs)
-    return actions
+        drawn = noise(torch.zeros_like(noise.state), scale)
+    return drawn
 
 
 def test_ou_noise_reverts_to_zero_at_rate_theta():
@@ -53,12 +52,31 @@ def test_ou_noise_reverts_to_zero_at_rate_theta():
     assert torch.allclose(noise.state, torch.tensor((1 - 0.15 * 0.01) ** 100), rtol=1e-5)
 
 
-def test_ou_noise_is_added_to_the_policys_actions_in_half_widths():
-    noise = ddpg.OrnsteinUhlenbeckNoise(
-        num_envs=2, theta=0.15, sigma=0.2, dt=0.01, action_scale=torch.tensor([1.0, 5.0])
-    )
-    actions = noise(lambda obs: torch.full((len(obs), 2), 3.0), torch.zeros(2, 4))
-    assert torch.allclose(actions, 3.0 + noise.state * torch.tensor([1.0, 5.0]))
+def test_ou_noise_is_its_state_and_the_decay_factor_scales_sigma():
+    """The noise returned is the process's state, in half-widths (`train` multiplies it by the half-widths); the
+    decay factor of --exploration-noise-final multiplies sigma."""
+    torch.manual_seed(0)
+    halved = ddpg.OrnsteinUhlenbeckNoise(num_envs=2, theta=0.15, sigma=0.2, dt=0.01, action_scale=torch.ones(3))
+    drawn = ou_outputs(halved, 50, scale=0.5)
+    assert drawn is halved.state and drawn.shape == (2, 3)
+    torch.manual_seed(0)
+    smaller = ddpg.OrnsteinUhlenbeckNoise(num_envs=2, theta=0.15, sigma=0.1, dt=0.01, action_scale=torch.ones(3))
+    assert torch.allclose(ou_outputs(smaller, 50), drawn)
+
+
+def test_gaussian_noise_is_the_ou_process_that_forgets_its_state():
+    """theta dt = 1: each step's noise is sigma N(0, 1), the same numbers as drawing them directly, whatever came before."""
+    sigma = 0.3
+    noise = ddpg.OrnsteinUhlenbeckNoise(num_envs=4, theta=1.0, sigma=sigma, dt=1.0, action_scale=torch.ones(2))
+    noise.state.fill_(5.0)
+    torch.manual_seed(0)
+    drawn = noise(torch.zeros(4, 2), 1.0).clone()
+    torch.manual_seed(0)
+    assert torch.equal(drawn, sigma * torch.randn(4, 2))
+    many = ddpg.OrnsteinUhlenbeckNoise(num_envs=20000, theta=1.0, sigma=sigma, dt=1.0, action_scale=torch.ones(1))
+    first, second = ou_outputs(many, 1).clone(), ou_outputs(many, 1).clone()
+    assert first.std().item() == pytest.approx(sigma, rel=0.03)
+    assert abs(torch.corrcoef(torch.stack([first[:, 0], second[:, 0]]))[0, 1].item()) < 0.03  # independent
 
 
 def test_ou_noise_has_the_stationary_variance_and_correlation_of_the_process():
@@ -96,6 +114,8 @@ def test_parameter_noise_perturbs_the_weights_but_not_the_layer_norms():
         is_layer_norm = isinstance(actor.get_submodule(name.rsplit(".", 1)[0]), torch.nn.LayerNorm)
         assert torch.equal(original, perturbed) == is_layer_norm, name
     assert torch.equal(noise.perturbed_actor.action_scale, actor.action_scale)
+    # No action noise (the perturbed actor acts instead); the decay factor is kept for `adapt`.
+    assert torch.equal(noise(torch.ones(3, 2), 0.5), torch.zeros(3, 2)) and noise.scale == 0.5
     # A new perturbation when an episode ends, none otherwise.
     current = noise.perturbed_actor
     noise.episodes_ended(np.array([False, False]), actor)

@@ -93,7 +93,7 @@ def state(agent) -> dict[str, dict[str, torch.Tensor]]:
 def run_update(algo, args, agent, batch: dict) -> dict:
     """The script's update, as `train` calls it (compiled with --compile), with the actor's step included."""
     steps = record_optimizer_steps(agent)
-    update = algo.compiled(functools.partial(algo.update, **update_hyperparameters(algo, args, ACTION_DIM)), args, CPU)
+    update = algo.compiled(functools.partial(algo.update, **update_hyperparameters(algo, args, ACTION_DIM)), args)
     torch.manual_seed(1)
     logs = update(batch, agent, args.policy_frequency)  # critic_updates: a multiple of policy_frequency
     return {
