@@ -719,7 +719,7 @@ def write_checkpoint(run_dir: str, state: dict, keep: int, name: str) -> str:
     except (OSError, RuntimeError) as error:  # a full disk, a read-only directory: keep the earlier checkpoints
         if os.path.exists(path + ".tmp"):
             os.remove(path + ".tmp")
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else "is the disk full?"
+        reason = (error.strerror or str(error)) if isinstance(error, OSError) else "is the disk full?"
         resume = f"python {os.path.basename(__file__)} --resume {run_dir}"
         fail(f"cannot write {path} ({reason}); the earlier checkpoints are intact: make room, then {resume}")
     for old in sorted(glob.glob(os.path.join(run_dir, "checkpoints", "step_*.pt")))[:-keep]:

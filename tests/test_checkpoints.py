@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import toy_envs  # noqa: F401  (registers the toy environments)
@@ -62,7 +63,8 @@ def test_checkpoints_without_the_buffer():
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_a_crash_while_writing_leaves_the_previous_checkpoint_whole(script, tmp_path, monkeypatch, capsys):
     algo = load_script(script)
-    first = algo.write_checkpoint(str(tmp_path), 100, {"weights": torch.ones(3)}, keep=3)
+    model = {"format": algo.CHECKPOINT_FORMAT, "args": {}, "obs_dim": 3, "action_dim": 1, "networks": {}}
+    first = algo.write_checkpoint(str(tmp_path), model | {"weights": torch.ones(3)}, 3, "step_000000000100")
 
     def crash(state, file):
         file.write(b"half a checkpoint")
@@ -73,15 +75,15 @@ def test_a_crash_while_writing_leaves_the_previous_checkpoint_whole(script, tmp_
     with monkeypatch.context() as patched:
         patched.setattr(torch, "save", crash)
         with pytest.raises(SystemExit) as exit_info:
-            algo.write_checkpoint(str(tmp_path), 200, {"weights": torch.zeros(3)}, keep=3)
+            algo.write_checkpoint(str(tmp_path), model | {"weights": torch.zeros(3)}, 3, "step_000000000200")
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
     assert error.startswith(f"{script}: error: cannot write ") and error.count("\n") == 1, error
-    assert f"(disk full); the last good checkpoint is {first}" in error
+    assert f"(disk full); the earlier checkpoints are intact: make room, then python {script} --resume" in error
     assert checkpoint_names(tmp_path) == ["step_000000000100.pt"]
     # A process killed while writing leaves its temporary file: it is never taken for a checkpoint.
     (tmp_path / "checkpoints" / "step_000000000200.pt.tmp").write_bytes(b"half a checkpoint")
-    assert algo.find_checkpoint(str(tmp_path)) == first
+    assert algo.read_checkpoint(str(tmp_path))[1] == first
     assert torch.equal(torch.load(first, weights_only=True)["weights"], torch.ones(3))
 
 
@@ -193,7 +195,10 @@ def test_files_that_are_not_ours_or_damaged_or_malicious_are_refused_clearly(scr
         (["--resume", str(foreign)], f"cannot load {foreign}: it was not written by this version of {script}"),
         (["--resume", str(version_1)], f"cannot load {version_1}: it was not written by this version of {script}"),
         (["--resume", str(model)], f"{model} is a saved model, not a training checkpoint"),
-        (["--resume", str(older)], f"{older} was written by another version of {script}"),
+        (
+            ["--resume", str(older)],
+            f"cannot load {older}: another script or version wrote it, with flags this one lacks: ['removed_flag']",
+        ),
         (["--resume", str(tmp_path / "nothing.pt")], f"no such checkpoint: {tmp_path / 'nothing.pt'}"),
         (["--resume", str(tmp_path / "empty_run")], "holds no checkpoints"),
         (["--eval-only"], "--eval-only needs --checkpoint PATH"),
@@ -247,29 +252,62 @@ def test_videos_of_training_and_of_evaluation(script, env_id, tmp_path):
     assert len(list((run_dir / "videos" / "eval").glob("*.mp4"))) == 2
 
 
+DIVERGING = ["--env-id", "toy_envs:Diverging-v0", "--learning-starts", "100", "--total-timesteps", "600"]
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_a_nonfinite_loss_stops_the_run_after_checkpointing_the_last_good_state(script, capsys):
+def test_a_nonfinite_loss_stops_the_run_and_keeps_the_checkpoints_before_it(script, capsys):
     algo = load_script(script)
-    flags = ["--env-id", "toy_envs:Diverging-v0", "--learning-starts", "100", "--total-timesteps", "600"]
+    flags = [*DIVERGING, "--batch-size", "32", "--checkpoint-frequency", "300"]
     with pytest.raises(SystemExit) as exit_info:
-        algo.main([*flags, "--batch-size", "32"])
+        algo.main(flags)
     assert exit_info.value.code == 1
     error = capsys.readouterr().err
-    # The steps with non-finite gradients were skipped on the device and seen when the losses were logged.
-    match = re.search(
-        r"error: (\w+) has non-finite gradients \((\d+) steps skipped\) at step (\d+); "
-        r"the last good state is in (\S+) \(",
-        error,
-    )
-    assert match and match.group(1) in ("qf_loss", "actor_loss", "alpha_loss"), error
-    assert int(match.group(2)) >= 1 and int(match.group(3)) > 300
-    state = torch.load(match.group(4), weights_only=True)
+    # The reward turns infinite after step 300: seen at the next logging of the losses (every 100 updates).
+    match = re.search(r"error: (\S+) is (nan|inf|-inf) at step (\d+): training diverged; the last checkpoint "
+                      r"before it: (\S+) \(--no-stop-on-nonfinite trains on\)", error)  # fmt: skip
+    assert match and match.group(1).startswith("losses/") and 300 < int(match.group(3)) <= 500, error
+    state = torch.load(match.group(4), weights_only=True)  # written at step 300, before the divergence: whole
+    assert state["global_step"] == 300
     for network in state["networks"].values():  # networks' state dicts, and SAC's log_alpha tensor
         assert all(
             torch.isfinite(value).all() for value in (network.values() if isinstance(network, dict) else [network])
         )
+    assert checkpoint_names(Path(match.group(4)).parent.parent) == ["step_000000000300.pt"]  # nothing after
     # --no-stop-on-nonfinite trains on.
-    assert algo.main([*flags, "--batch-size", "32", "--no-stop-on-nonfinite"])["buffer"].size == 600
+    assert algo.main([*DIVERGING, "--batch-size", "32", "--no-stop-on-nonfinite"])["buffer"].size == 600
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        lambda parameters, lr: torch.optim.AdamW(parameters, lr=lr),  # no `fused`: no private `found_inf`
+        lambda parameters, lr: torch.optim.SGD(parameters, lr=lr),
+    ],
+    ids=["AdamW", "SGD"],
+)
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_the_nonfinite_guard_works_with_any_optimizer(script, optimizer, monkeypatch, capsys):
+    """A researcher swaps the optimizer: the run trains, and the guard still stops a diverging one in one line."""
+    algo = load_script(script)
+    make_agent = algo.make_agent
+
+    def with_other_optimizers(*args, **kwargs):
+        agent = make_agent(*args, **kwargs)
+        for name, value in vars(agent).items():
+            if isinstance(value, torch.optim.Optimizer):
+                parameters = [p for group in value.param_groups for p in group["params"]]
+                setattr(agent, name, optimizer(parameters, value.param_groups[0]["lr"]))
+        return agent
+
+    monkeypatch.setattr(algo, "make_agent", with_other_optimizers)
+    result = algo.main([*SHORT, "--total-timesteps", "400", "--batch-size", "32"])
+    assert type(result["agent"].critic_optimizer) is not torch.optim.Adam and result["buffer"].size == 400
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        algo.main([*DIVERGING, "--batch-size", "32"])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 1 and "training diverged" in error and "Traceback" not in error, error
 
 
 def test_tracking_with_weights_and_biases_offline(tmp_path):
@@ -279,3 +317,88 @@ def test_tracking_with_weights_and_biases_offline(tmp_path):
     check_ok(result)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_stop_request_leaves_the_run_resumable_without_checkpoint_frequency(script, monkeypatch, capsys):
+    """Ctrl-C (or SIGTERM) always writes a checkpoint: a requested stop never loses the run."""
+    algo = load_script(script)
+    log_episodes = algo.Run.log_episodes
+
+    def stop_at_step_300(run, infos, global_step):
+        log_episodes(run, infos, global_step)
+        if global_step == 300:
+            os.kill(os.getpid(), signal.SIGINT)  # the handler of the run asks it to stop after this step
+
+    monkeypatch.setattr(algo.Run, "log_episodes", stop_at_step_300)
+    with pytest.raises(SystemExit) as exit_info:
+        algo.main([*SHORT, "--total-timesteps", "600"])  # no --checkpoint-frequency
+    assert exit_info.value.code == 128 + signal.SIGINT
+    out = capsys.readouterr().out
+    run_dir = re.search(r"--resume (\S+)", out).group(1)
+    assert checkpoint_names(run_dir) == ["step_000000000300.pt"]
+    monkeypatch.setattr(algo.Run, "log_episodes", log_episodes)
+    assert algo.main(["--resume", run_dir])["buffer"].size == 600
+
+
+def test_a_checkpoint_kept_elsewhere_resumes_in_a_new_run_directory(tmp_path):
+    """`--resume ~/Downloads/step.pt` must not take the file's grandparent for its run directory."""
+    algo = load_script("td3_continuous.py")
+    trained = algo.main([*SHORT, "--total-timesteps", "300", "--checkpoint-frequency", "300"])
+    kept = tmp_path / "elsewhere" / "mine.pt"
+    kept.parent.mkdir()
+    (Path(trained["run_dir"]) / "checkpoints" / "step_000000000300.pt").rename(kept)
+    resumed = algo.main(["--resume", str(kept), "--total-timesteps", "400"])
+    assert resumed["buffer"].size == 400
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["elsewhere", "runs"]
+    assert sorted(path.name for path in kept.parent.iterdir()) == ["mine.pt"]  # nothing written beside it
+    new_run = Path(resumed["run_dir"])
+    assert new_run.parent == Path("runs") and new_run != Path(trained["run_dir"])
+    assert read_scalars(new_run)["losses/qf_loss"][0][0] > 300  # the new directory logs from the resumed step
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_resume_without_the_buffer_learns_only_once_it_is_refilled(script, monkeypatch):
+    """The buffer starts empty again: no update until it holds --learning-starts transitions, which the policy's
+    own exploring actions collect (a batch of copies of one transition would overfit at once)."""
+    algo = load_script(script)
+    trained = algo.main([*SHORT, "--total-timesteps", "300", "--checkpoint-frequency", "300", "--no-checkpoint-buffer"])
+    sizes = []
+    sample = algo.ReplayBuffer.sample
+    monkeypatch.setattr(algo.ReplayBuffer, "sample", lambda buffer, n: sizes.append(buffer.size) or sample(buffer, n))
+    resumed = algo.main(["--resume", trained["run_dir"], "--total-timesteps", "600"])
+    assert resumed["buffer"].size == 300 and sizes  # the steps 301 to 600
+    assert min(sizes) == 200  # --learning-starts (SHORT): the first batch comes from 200 transitions
+
+
+def test_a_renamed_copy_loads_the_originals_checkpoints_and_another_scripts_are_refused(tmp_path, capsys):
+    """`cp td3_continuous.py my_td3.py` is a researcher's first step: the copy reads what the original wrote."""
+    copy = tmp_path / "my_td3.py"
+    copy.write_text((ROOT / "td3_continuous.py").read_text())
+    trained = load_script("td3_continuous.py").main([*SHORT, "--total-timesteps", "300", "--save-model"])
+    model = Path(trained["run_dir"]) / "td3_continuous.pt"
+    result = run_script(str(copy), "--eval-only", "--checkpoint", str(model), "--eval-episodes", "1", cwd=tmp_path)
+    check_ok(result)
+    assert "Pendulum-v1: " in result.stdout
+    # Another algorithm's file is refused by its flags, in one line.
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        load_script("sac_continuous.py").main(["--eval-only", "--checkpoint", str(model)])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and error.count("\n") == 1
+    assert "another script or version wrote it, with flags this one lacks: ['exploration_noise'" in error
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_resumed_run_keeps_its_own_optimizer_settings(script):
+    """A run trained without --cudagraphs and resumed with it: the optimizers take the saved moments but keep
+    this run's settings (`capturable`, which recording their step in a CUDA graph needs). Checked on the CPU."""
+    algo = load_script(script)
+    low, high = np.array([-1.0, 0.0]), np.array([1.0, 3.0])
+    trained = algo.make_agent(algo.Args(), 3, low, high, torch.device("cpu"))
+    resumed = algo.make_agent(algo.Args(cudagraphs=True), 3, low, high, torch.device("cpu"))
+    algo.load_state(resumed, algo.state_of(trained, optimizers=True))
+    for name, optimizer in vars(resumed).items():
+        if isinstance(optimizer, torch.optim.Optimizer):
+            assert all(group["capturable"] for group in optimizer.param_groups), name
+            assert not any(group["capturable"] for group in getattr(trained, name).param_groups), name

@@ -192,3 +192,64 @@ def test_soft_update_is_polyak_averaging(algo):
     algo.soft_update(target, online, tau=1.0)
     for new, source in zip(target.parameters(), online.parameters(), strict=True):
         assert torch.equal(new, source)
+
+
+class FakeCuda:
+    """Stands in for torch.cuda where a CUDA graph's logic is tested on the CPU: a recording runs nothing (its
+    outputs are placeholders, as a real capture leaves them), and a replay recomputes the recorded call on the
+    recorded input tensors, writing into the recorded output tensors, as a real replay does."""
+
+    def __init__(self, options: dict):
+        self.options, self.replays, self.recording = options, [], None
+        owner = self
+
+        class Graph:
+            def replay(self):
+                function, inputs, outputs = self.recorded
+                owner.replays.append(self)
+                for output, value in zip(outputs.values(), function(*inputs, **owner.options).values(), strict=True):
+                    output.copy_(value)
+
+        class Context:
+            def __init__(self, *args, **kwargs):
+                self.graph = args[0] if args and isinstance(args[0], Graph) else None
+
+            def __enter__(self):
+                owner.recording = self.graph
+
+            def __exit__(self, *exc):
+                owner.recording = None
+
+        self.CUDAGraph, self.graph, self.stream = Graph, Context, Context
+        self.Stream = self.current_stream = lambda *args: type("Stream", (), {"wait_stream": lambda *a: None})()
+
+
+def test_cuda_graphs_replay_the_recording_of_each_path_on_each_calls_inputs(monkeypatch):
+    """--cudagraphs' logic, checked on the CPU: one recording per path of the update (its count modulo each
+    `*_frequency`), each call's batch copied into the recorded one, a fresh dict of the recorded outputs."""
+    algo = load_script("td3_continuous.py")
+    fake = FakeCuda({"policy_frequency": 2})
+    monkeypatch.setattr(algo.torch, "cuda", fake)
+    calls = []
+
+    def update(batch, agent, critic_updates, policy_frequency):
+        if fake.recording is not None:  # record the call; a capture computes nothing
+            fake.recording.recorded = (update, (batch, agent, critic_updates), outputs := {"q": torch.zeros(())})
+            return outputs
+        calls.append(critic_updates % policy_frequency)
+        return {"q": batch["obs"].sum() * (1 if critic_updates % policy_frequency == 0 else -1)}
+
+    recorded = algo.CudaGraphs(update)
+    results = []
+    for count in range(1, 13):
+        batch = {"obs": torch.full((2,), float(count))}
+        logs = recorded(batch, "agent", count, policy_frequency=2)
+        results.append(logs["q"].item())
+        logs["extra"] = 1.0  # a caller that adds to the dict (DDPG's parameter-noise logs) changes no recording
+    sign = [1 if count % 2 == 0 else -1 for count in range(1, 13)]
+    assert results == [2 * count * s for count, s in zip(range(1, 13), sign, strict=True)]  # each call's batch
+    assert len(recorded.graphs) == 2  # one per path: actor updated or not
+    # Warm-up calls run eagerly (3 per path), then each path is recorded once and only replayed.
+    assert calls[: 2 * recorded.WARMUP_CALLS] == [1, 0] * recorded.WARMUP_CALLS
+    assert len(fake.replays) == 12 - 2 * recorded.WARMUP_CALLS
+    assert all("extra" not in outputs for _, _, outputs in recorded.graphs.values())
