@@ -651,8 +651,8 @@ class CudaGraphs:
                     outputs = self.function(*inputs, **options)
                 torch.cuda.current_stream().wait_stream(side_stream)
                 return outputs
-            # The graph's own copies of the tensors it is given (a batch): each replay copies the new ones in.
-            recorded_inputs = pytree.tree_map_only(torch.Tensor, torch.clone, inputs)
+            # This call's tensors (a batch), kept with their strides for compiled code: later calls' are copied in.
+            recorded_inputs = inputs
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph, stream=side_stream):
                 outputs = self.function(*recorded_inputs, **options)
