@@ -207,7 +207,12 @@ def check(args: Args) -> None:
         fail(f"--side-by-side must not be negative, got {args.side_by_side}")
     if args.cleanrl_dir is not None and not (args.cleanrl_dir / "cleanrl").is_dir():
         fail(f"--cleanrl-dir {args.cleanrl_dir} has no cleanrl/ folder: give a CleanRL checkout")
-    load_script(args.scripts[0]).make_vector_env(args.env_id, 1).close()  # the script's one-line error if unknown
+    try:  # the env the scripts will time: refused here, in one line, if they cannot make it
+        load_script(args.scripts[0]).make_vector_env(args.env_id, 1).close()
+    except Exception as error:  # noqa: BLE001  (an unknown id, a missing package: whatever the env raises)
+        fail(
+            f"cannot make --env-id {args.env_id!r} ({str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__})"
+        )
 
 
 def main() -> None:

@@ -152,7 +152,7 @@ def test_ray_backend_runs_a_tiny_benchmark(tmp_path):
         (["--", "--seed=7"], "give --seed to the runner"),
         (["--", "--env-id=Hopper-v4"], "give --env-id to the runner"),
         (["--", "--threads", "2"], "give --threads to the runner"),
-        (["--", "--gamma", "2"], "--gamma must be in [0, 1]"),
+        (["--", "--gamma", "2"], "and --gamma in [0, 1], got 0.005 and 2.0"),
         (["--", "--no-such-flag"], "rejects the flags after `--`"),
         (["--", "--total-timesteps", "-5"], "must not be negative"),
     ],

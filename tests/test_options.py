@@ -1,7 +1,10 @@
 """The options the original designs asked for: updates per step, a decaying exploration noise, keeping the
 best actor, and TD3's three ingredients, each switchable (with all three off, TD3's update is DDPG's)."""
 
+import itertools
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,10 +37,18 @@ def test_the_exploration_noise_decays_linearly_to_its_final_value(script, noise_
     flags += ["--exploration-noise-final", "0.05", "--exploration-noise-decay-steps", "400"]
     flags += ["--exploration-noise-type", noise_type] if script == "ddpg_continuous.py" else []
     algo = load_script(script)
+    factors = []
+    noise_scale = algo.noise_scale
+    monkeypatch.setattr(algo, "noise_scale", lambda args, step: factors.append(noise_scale(args, step)) or factors[-1])
     run_dir = algo.main(flags)["run_dir"]
-    state = algo.read_checkpoint(algo.find_checkpoint(run_dir))
-    # The last action was chosen at step 399: 199 of the 400 decay steps done, from 1 toward 0.05 / 0.1.
-    assert state["exploration"]["scale"] == pytest.approx(1 + 199 / 400 * (0.05 / 0.1 - 1))
+    # From 1 when learning starts (step 200), linearly toward 0.05 / 0.1 over 400 steps: the last action was
+    # chosen at step 399, 199 steps in.
+    assert factors[0] == 1.0 and factors[-1] == pytest.approx(1 + 199 / 400 * (0.05 / 0.1 - 1))
+    assert all(a > b for a, b in itertools.pairwise(factors)) and len(factors) == 200
+    assert noise_scale(algo.Args(**json.loads(Path(run_dir, "args.json").read_text())), 10**9) == 0.5  # then stays
+    if noise_type == "parameter":  # it adapts to the decayed distance: the factor is in its checkpointed state
+        state = algo.read_checkpoint(run_dir)[0]
+        assert state["exploration"]["scale"] == pytest.approx(factors[-1])
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -47,7 +58,7 @@ def test_save_best_keeps_the_networks_of_the_best_evaluation(script, tmp_path, m
     flags = [*SHORT, "--total-timesteps", "800", "--eval-frequency", "200", "--eval-episodes", "2"]
     run_dir = algo.main([*flags, "--save-best"])["run_dir"]
     evaluations = [float(value) for value in re.findall(r"evaluation .*: (-?[\d.]+) \+-", capsys.readouterr().out)]
-    best = algo.read_checkpoint(f"{run_dir}/checkpoints/best.pt")
+    best = algo.read_checkpoint(f"{run_dir}/checkpoints/best.pt")[0]
     assert len(evaluations) == 4 and best["eval_return"] == pytest.approx(max(evaluations), abs=0.05)
     # --eval-only takes it: the same actor on the same evaluation seeds gives the same return.
     algo.main(["--eval-only", "--checkpoint", f"{run_dir}/checkpoints/best.pt", "--eval-episodes", "2"])
