@@ -72,7 +72,10 @@ def test_same_seed_same_results(script, tmp_path):
     for attempt in ("first", "second"):
         (tmp_path / attempt).mkdir()
         flags = ["--env-id", "Pendulum-v1", "--total-timesteps", "800", "--learning-starts", "300", "--seed", "7"]
-        check_ok(run_script(script, *flags, "--batch-size", "64", "--no-cuda", cwd=tmp_path / attempt))
+        # A fixed thread count: PyTorch promises identical results only for the same one.
+        check_ok(
+            run_script(script, *flags, "--batch-size", "64", "--no-cuda", "--threads", "1", cwd=tmp_path / attempt)
+        )
         scalars = read_scalars(only_run_dir(tmp_path / attempt))
         logged.append({tag: scalars[tag] for tag in ("charts/episodic_return", "losses/qf_loss")})
     assert logged[0] == logged[1]
