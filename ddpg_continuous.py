@@ -620,7 +620,7 @@ MAY_BE_ZERO = {"seed", "total_timesteps", "learning_starts", "checkpoint_frequen
 
 def fail(message: str, error: BaseException | None = None) -> None:
     """End the run on bad input: one line on stderr (with the first line of `error`'s), exit status 2, like argparse."""
-    reason = f" ({str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__})" if error else ""
+    reason = f" ({(str(error).strip() or type(error).__name__).splitlines()[0]})" if error else ""
     print(f"{os.path.basename(__file__)}: error: {message}{reason}", file=sys.stderr)
     sys.exit(2)
 
@@ -959,7 +959,7 @@ class Run:
         """--stop-on-nonfinite: checked where values are read anyway (no sync), and with any optimizer."""
         bad = [f"{tag} is {value}" for tag, value in values.items() if not np.isfinite(value)]
         for name, value in vars(self.agent).items():  # SAC's log alpha may be -inf: --alpha 0 (its loss is checked)
-            if isinstance(value, nn.Module) and not all(weight.isfinite().all() for weight in value.parameters()):
+            if isinstance(value, nn.Module) and not torch.nn.utils.get_total_norm(value.parameters()).isfinite():
                 bad.append(f"{name} has non-finite weights")
         if bad and self.args.stop_on_nonfinite:
             raise FloatingPointError(bad[0])

@@ -210,9 +210,7 @@ def check(args: Args) -> None:
     try:  # the env the scripts will time: refused here, in one line, if they cannot make it
         load_script(args.scripts[0]).make_vector_env(args.env_id, 1).close()
     except Exception as error:  # noqa: BLE001  (an unknown id, a missing package: whatever the env raises)
-        fail(
-            f"cannot make --env-id {args.env_id!r} ({str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__})"
-        )
+        fail(f"cannot make --env-id {args.env_id!r} ({(str(error).strip() or type(error).__name__).splitlines()[0]})")
 
 
 def main() -> None:
