@@ -150,6 +150,21 @@ def machine_description() -> str:
     return f"{cpu_model()}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}"
 
 
+def code_version(script: Path) -> dict:
+    """Which code a run ran: the commit of the script's repository, whether its tracked files had changes
+    (`dirty`), and the script file's own hash (the same hash at two commits: the same script)."""
+
+    def git(*arguments: str) -> str:
+        result = subprocess.run(["git", *arguments], cwd=script.parent, capture_output=True, text=True, check=False)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    return {
+        "commit": git("rev-parse", "HEAD") or None,  # None: not in a git repository
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "script_sha256": hashlib.sha256(script.read_bytes()).hexdigest(),
+    }
+
+
 def versions(python: str = sys.executable) -> str:
     """One line: the versions of Python and of the libraries the scripts use, in this interpreter."""
     code = (

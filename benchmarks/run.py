@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tyro
-from common import ROOT, SCRIPTS, find_script, is_ours, load_script, machine_description, versions
+from common import ROOT, SCRIPTS, code_version, find_script, is_ours, load_script, machine_description, versions
 
 USAGE = "python benchmarks/run.py [RUNNER OPTIONS] -- [SCRIPT FLAGS, passed to every run]"
 
@@ -208,6 +208,7 @@ def execute(run: Run, run_dir: str, command: list[str], script_flags: list[str],
     """
     run_dir = Path(run_dir)
     ran_on = f"{machine_description()}; {versions(command[0])}"  # this node, the scripts' interpreter
+    code = code_version(Path(command[1]))  # the commit and script this attempt runs
     env = dict(os.environ, PYTHONWARNINGS="ignore::DeprecationWarning")  # torch threads: the scripts' --threads
     start = time.time()
     with open(run_dir / "log.txt", "a") as log:
@@ -228,7 +229,7 @@ def execute(run: Run, run_dir: str, command: list[str], script_flags: list[str],
     seconds = time.time() - start
     outcome = {"returncode": returncode, "seconds": seconds, "wall_time_seconds": seconds}
     with open(run_dir / "attempts.jsonl", "a") as attempts:
-        record = {"command": command, "returncode": returncode, "seconds": seconds, "ran_on": ran_on}
+        record = {"command": command, "returncode": returncode, "seconds": seconds, "ran_on": ran_on, **code}
         attempts.write(json.dumps(record) + "\n")
     if returncode == 0:
         records = [json.loads(line) for line in (run_dir / "attempts.jsonl").read_text().splitlines()]
@@ -244,6 +245,10 @@ def execute(run: Run, run_dir: str, command: list[str], script_flags: list[str],
             "tensorboard_dir": str(script_run_dir(run_dir).relative_to(run_dir)),
             # machine and versions of each attempt (a resumed run may have moved), without repeats
             "ran_on": list(dict.fromkeys(record["ran_on"] for record in records if "ran_on" in record)),
+            # the code: one commit, or the commits of its attempts joined by "+"; dirty if any attempt's tree was
+            "commit": "+".join(dict.fromkeys(str(record.get("commit")) for record in records)),
+            "dirty": any(record.get("dirty", True) for record in records),
+            "script_sha256": "+".join(dict.fromkeys(str(record.get("script_sha256")) for record in records)),
         }
         (run_dir / "result.json").write_text(json.dumps(result, indent=2))
     return outcome

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import run
 import speed
-from common import load_script, machine_description, versions
+from common import code_version, load_script, machine_description, versions
 from helpers import ROOT, TESTS
 from plot import RunLog, bootstrap_interval, final_return, iqm, mean_band, recent_mean_curve, update_docs
 
@@ -70,6 +70,8 @@ def test_a_killed_benchmark_resumes_without_redoing_finished_runs_and_plots(tmp_
         result_json = json.loads((runs_dir / name / "result.json").read_text())
         assert result_json["wall_time_seconds"] > 0 and result_json["script_flags"] == EVALUATED
         assert result_json["ran_on"] == [f"{machine_description()}; {versions()}"]  # where and with what
+        assert result_json["commit"] == code_version(ROOT / f"{name.split('__')[1]}.py")["commit"]
+        assert result_json["commit"] and isinstance(result_json["dirty"], bool)  # which code made it
 
     # Nothing left to do: every run is skipped.
     again = call(runner_command(runs_dir))
