@@ -1,6 +1,7 @@
 """What the benchmarks and the tests share: load a script, read TensorBoard logs, describe the machine and versions."""
 
 import dataclasses
+import functools
 import hashlib
 import importlib.util
 import os
@@ -165,6 +166,7 @@ def code_version(script: Path) -> dict:
     }
 
 
+@functools.cache  # one interpreter's versions do not change while a benchmark runs
 def versions(python: str = sys.executable) -> str:
     """One line: the versions of Python and of the libraries the scripts use, in this interpreter."""
     code = (

@@ -17,9 +17,10 @@ from common import code_version, load_script, machine_description, versions
 from helpers import ROOT, TESTS
 from plot import RunLog, bootstrap_interval, final_return, iqm, mean_band, recent_mean_curve, update_docs
 
-TINY = ["--total-timesteps", "1000", "--learning-starts", "200", "--batch-size", "32"]
-EVALUATED = [*TINY, "--eval-frequency", "500", "--eval-episodes", "2"]
-RUNNER = [sys.executable, str(ROOT / "benchmarks" / "run.py")]
+TINY = ["--total-timesteps", "600", "--learning-starts", "200", "--batch-size", "32"]
+EVALUATED = [*TINY, "--eval-frequency", "300", "--eval-episodes", "2"]
+# One thread per run, as each test process has (tests/conftest.py): the runner would give a run every free core.
+RUNNER = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--threads-per-run", "1"]
 
 
 def runner_command(runs_dir, *flags: str) -> list[str]:
@@ -38,6 +39,7 @@ def attempts(run_dir) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+@pytest.mark.slow
 def test_a_killed_benchmark_resumes_without_redoing_finished_runs_and_plots(tmp_path):
     runs_dir = tmp_path / "runs"
     # In the runner's order: env by env, seed by seed.
@@ -96,13 +98,14 @@ def test_a_killed_benchmark_resumes_without_redoing_finished_runs_and_plots(tmp_
         assert cells[6].endswith(" min")
 
 
+@pytest.mark.slow
 def test_a_larger_budget_extends_finished_runs(tmp_path):
     runs_dir = tmp_path / "runs"
     command = [*RUNNER, "--scripts", "td3_continuous.py", "--env-ids", "Pendulum-v1", "--seeds", "1"]
     command += ["--runs-dir", str(runs_dir), "--checkpoint-frequency", "200", "--"]
     first = call([*command, *TINY])
     assert first.returncode == 0, first.stdout + first.stderr
-    longer = [flag if flag != "1000" else "1400" for flag in TINY]
+    longer = [flag if flag != "600" else "800" for flag in TINY]
     second = call([*command, *longer])
     assert second.returncode == 0 and "1 to resume" in second.stdout, second.stdout + second.stderr
     (run_attempts,) = [attempts(runs_dir / "Pendulum-v1__td3_continuous__1")]
@@ -112,6 +115,7 @@ def test_a_larger_budget_extends_finished_runs(tmp_path):
     assert other.returncode == 2 and "other script flags" in other.stderr and "Traceback" not in other.stderr
 
 
+@pytest.mark.slow
 def test_a_failed_run_is_reported_and_the_others_go_on(tmp_path):
     runs_dir = tmp_path / "runs"
     command = [*RUNNER, "--scripts", "td3_continuous.py", "--env-ids", "Pendulum-v1", "NoSuchEnv-v0"]
@@ -130,6 +134,7 @@ def test_flags_the_runner_owns_are_refused_after_the_separator(tmp_path):
     assert result.returncode == 2 and "give --seed to the runner" in result.stderr
 
 
+@pytest.mark.slow
 def test_ray_backend_runs_a_tiny_benchmark(tmp_path):
     pytest.importorskip("ray")
     runs_dir = tmp_path / "runs"
@@ -159,18 +164,20 @@ def test_ray_backend_runs_a_tiny_benchmark(tmp_path):
         (["--", "--total-timesteps", "-5"], "must not be negative"),
     ],
 )
-def test_bad_runner_input_ends_in_one_line_before_any_run(tmp_path, flags, message):
+def test_bad_runner_input_ends_in_one_line_before_any_run(tmp_path, flags, message, capsys):
     runs_dir = tmp_path / "runs"
-    split = flags.index("--") if "--" in flags else len(flags)
-    result = call([*RUNNER, "--runs-dir", str(runs_dir), *flags[:split], *flags[split:]])
-    assert result.returncode == 2 and message in result.stderr, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and not runs_dir.exists()
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["--runs-dir", str(runs_dir), *flags])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in error, error
+    assert len(error.strip().splitlines()) == 1 and not runs_dir.exists()
 
 
-def test_a_runs_dir_that_is_a_file_is_refused(tmp_path):
+def test_a_runs_dir_that_is_a_file_is_refused(tmp_path, capsys):
     (tmp_path / "file").write_text("not a directory")
-    result = call([*RUNNER, "--runs-dir", str(tmp_path / "file" / "runs")])
-    assert result.returncode == 2 and "is not a directory" in result.stderr
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["--runs-dir", str(tmp_path / "file" / "runs")])
+    assert exit_info.value.code == 2 and "is not a directory" in capsys.readouterr().err
 
 
 def test_the_ray_backend_without_ray_stops_before_writing(tmp_path, monkeypatch, capsys):
@@ -182,9 +189,10 @@ def test_the_ray_backend_without_ray_stops_before_writing(tmp_path, monkeypatch,
     assert not runs_dir.exists()
 
 
-def test_the_help_says_that_script_flags_go_after_the_separator():
-    result = call([*RUNNER, "--help"])
-    assert result.returncode == 0 and "-- [SCRIPT FLAGS" in result.stdout
+def test_the_help_says_that_script_flags_go_after_the_separator(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["--help"])
+    assert exit_info.value.code == 0 and "-- [SCRIPT FLAGS" in capsys.readouterr().out
 
 
 def test_the_same_flags_in_another_order_or_spelling_are_the_same_benchmark(tmp_path):
@@ -204,8 +212,8 @@ def test_flags_that_only_control_the_run_leave_a_finished_run_done(tmp_path):
     task = run.Run("td3_continuous.py", "Pendulum-v1", 1)
     (tmp_path / "result.json").write_text(json.dumps({"script_flags": TINY}))
     assert run.status(task, tmp_path, [*TINY, "--no-cuda"]) == "done"
-    assert run.status(task, tmp_path, [*TINY, "--eval-frequency", "500", "--eval-episodes", "3"]) == "done"
-    longer, shorter = ([flag if flag != "1000" else steps for flag in TINY] for steps in ("1400", "600"))
+    assert run.status(task, tmp_path, [*TINY, "--eval-frequency", "300", "--eval-episodes", "3"]) == "done"
+    longer, shorter = ([flag if flag != "600" else steps for flag in TINY] for steps in ("800", "400"))
     assert run.status(task, tmp_path, [*longer, "--no-cuda", "--eval-episodes", "3"]) == "extend"
     assert run.status(task, tmp_path, [*shorter, "--no-cuda"]) == "conflict"  # a finished run is not shortened
     assert run.status(task, tmp_path, [*TINY, "--no-cuda", "--gamma", "0.9"]) == "conflict"  # another experiment
@@ -273,15 +281,15 @@ def test_update_docs_rewrites_only_the_marked_sections(tmp_path):
     assert doc.read_text() == text  # the same again: nothing accumulates
 
 
+@pytest.mark.slow
 def test_a_named_variant_runs_resumes_and_plots_under_its_name(tmp_path):
     """`NAME=SCRIPT FLAGS` in --scripts: a variant, run beside the plain script, skipped when finished, plotted by name."""
     from plot import read_runs
 
     runs_dir = tmp_path / "runs"
-    command = [
-        *RUNNER, "--scripts", "td3_continuous.py", "td3-one-critic=td3_continuous.py --num-critics 1",
-        "--env-ids", "Pendulum-v1", "--seeds", "1", "--runs-dir", str(runs_dir), "--", *TINY,
-    ]  # fmt: skip
+    one_critic = "td3-one-critic=td3_continuous.py --num-critics 1"
+    rest = ["--env-ids", "Pendulum-v1", "--seeds", "1", "--runs-dir", str(runs_dir), "--", *TINY]
+    command = [*RUNNER, "--scripts", "td3_continuous.py", one_critic, *rest]
     result = call(command)
     assert result.returncode == 0, result.stdout + result.stderr
     variant = json.loads((runs_dir / "Pendulum-v1__td3-one-critic__1" / "result.json").read_text())
@@ -292,9 +300,9 @@ def test_a_named_variant_runs_resumes_and_plots_under_its_name(tmp_path):
     assert again.returncode == 0 and "2 finished before" in again.stdout, again.stdout
     assert sorted(run.script for run in read_runs([runs_dir])) == ["td3-one-critic", "td3_continuous.py"]
     # A variant whose flags its script refuses, or two with one name: one line, nothing run.
-    refused = call([*command[:3], "bad=td3_continuous.py --num-critics 0", *command[4:]])
+    refused = call([*RUNNER, "--scripts", "bad=td3_continuous.py --num-critics 0", *rest])
     assert refused.returncode == 2 and "--num-critics must be at least 1" in refused.stderr
-    same = call([*command[:3], "a=td3_continuous.py", "a=sac_continuous.py", *command[5:]])
+    same = call([*RUNNER, "--scripts", "a=td3_continuous.py", "a=sac_continuous.py", *rest])
     assert same.returncode == 2 and "the same name" in same.stderr
 
 

@@ -87,10 +87,11 @@ def test_a_crash_while_writing_leaves_the_previous_checkpoint_whole(script, tmp_
     assert torch.equal(torch.load(first, weights_only=True)["weights"], torch.ones(3))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_a_killed_run_resumes_where_its_checkpoint_left_it(script, tmp_path):
-    process = start_script(script, *SHORT, "--total-timesteps", "1600", "--checkpoint-frequency", "400", cwd=tmp_path)
-    run_dir = wait_for_checkpoint(tmp_path, 800, process)
+def test_a_killed_run_resumes_where_its_checkpoint_left_it(script, tmp_path, capsys):
+    process = start_script(script, *SHORT, "--total-timesteps", "1200", "--checkpoint-frequency", "400", cwd=tmp_path)
+    run_dir = wait_for_checkpoint(tmp_path, 400, process)
     time.sleep(1.0)  # let it log past the checkpoint: those steps must not appear twice
     process.send_signal(signal.SIGKILL)
     process.communicate()
@@ -98,7 +99,8 @@ def test_a_killed_run_resumes_where_its_checkpoint_left_it(script, tmp_path):
     saved = torch.load(latest, weights_only=True)
 
     # Resumed to the checkpoint's own step, nothing trains: the state is the checkpoint's.
-    resumed = load_script(script).main(["--resume", str(run_dir), "--total-timesteps", str(saved["global_step"])])
+    algo = load_script(script)
+    resumed = algo.main(["--resume", str(run_dir), "--total-timesteps", str(saved["global_step"])])
     for name in ("actor", "critic"):
         for key, value in getattr(resumed["agent"], name).state_dict().items():
             assert torch.equal(value, saved["networks"][name][key]), (name, key)
@@ -107,17 +109,18 @@ def test_a_killed_run_resumes_where_its_checkpoint_left_it(script, tmp_path):
     for field in buffer.FIELDS:
         assert torch.equal(getattr(buffer, field)[: buffer.size], saved["buffer"][field]), field
 
-    # Resumed in a new process, it finishes the run in the same directory and log.
-    result = run_script(script, "--resume", str(run_dir), cwd=tmp_path)
-    check_ok(result)
-    assert f"resumed from {latest}" in result.stdout
+    # Resumed again, it finishes the run in the same directory and log.
+    capsys.readouterr()
+    algo.main(["--resume", str(run_dir)])
+    assert f"resumed from {latest}" in capsys.readouterr().out
     assert only_run_dir(tmp_path) == run_dir
-    assert checkpoint_names(run_dir)[-1] == "step_000000001600.pt"
+    assert checkpoint_names(run_dir)[-1] == "step_000000001200.pt"
     scalars = read_scalars(run_dir)
     # Every 100 updates from the first (at step 200): no step missing, none twice.
-    assert [step for step, _ in scalars["losses/qf_loss"]] == list(range(299, 1600, 100))
+    assert [step for step, _ in scalars["losses/qf_loss"]] == list(range(299, 1200, 100))
+    # A resumed run starts a new episode at its checkpoint's step (a multiple of Pendulum's 200 steps here).
     episode_steps = [step for step, _ in scalars["charts/episodic_return"]]
-    assert episode_steps == sorted(set(episode_steps)) and episode_steps[-1] == 1600
+    assert episode_steps == sorted(set(episode_steps)) and episode_steps[-1] == 1200
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -132,11 +135,16 @@ def test_resuming_with_other_algorithm_flags_is_refused(script, capsys):
     assert "other values of --batch-size, --gamma" in error or "other values of --gamma, --batch-size" in error
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
+# Each stop request once, each on another script: their run control is the same text (test_repository.py).
+@pytest.mark.slow
 @pytest.mark.parametrize(
-    "signals",
-    [[signal.SIGINT], [signal.SIGTERM], [signal.SIGINT, signal.SIGTERM]],
-    ids=["SIGINT", "SIGTERM", "SIGINT and SIGTERM at once"],  # the last: Ctrl-C to a group, and a runner
+    ("script", "signals"),
+    [
+        ("ddpg_continuous.py", [signal.SIGINT]),
+        ("td3_continuous.py", [signal.SIGTERM]),
+        ("sac_continuous.py", [signal.SIGINT, signal.SIGTERM]),  # Ctrl-C to a group, and a runner, at once
+    ],
+    ids=["SIGINT", "SIGTERM", "SIGINT and SIGTERM at once"],
 )
 def test_a_signal_stops_the_run_with_a_checkpoint_and_says_how_to_resume(script, signals, tmp_path):
     flags = [*SHORT, "--total-timesteps", "100000", "--checkpoint-frequency", "300"]
@@ -233,22 +241,20 @@ def test_evaluation_during_training_and_of_saved_files(script, capsys):
         assert re.search(r"Pendulum-v1: -?\d+\.\d \+- \d+\.\d over 3 episodes", capsys.readouterr().out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("script", "env_id"),
     [("td3_continuous.py", "Hopper-v4"), ("sac_continuous.py", "Pendulum-v1"), ("ddpg_continuous.py", "Hopper-v4")],
 )
 def test_videos_of_training_and_of_evaluation(script, env_id, tmp_path):
+    algo = load_script(script)
     flags = ["--env-id", env_id, "--total-timesteps", "300", "--learning-starts", "250", "--batch-size", "32"]
-    result = run_script(script, *flags, "--capture-video", "--save-model", "--eval-episodes", "1", cwd=tmp_path)
-    check_ok(result)
+    algo.main([*flags, "--capture-video", "--save-model", "--eval-episodes", "1"])
     run_dir = only_run_dir(tmp_path)
     videos = list((run_dir / "videos").glob("*.mp4"))
     assert videos and all(video.stat().st_size > 1000 for video in videos)
     model = run_dir / f"{script[:-3]}.pt"
-    result = run_script(
-        script, "--eval-only", "--checkpoint", str(model), "--eval-episodes", "2", "--capture-video", cwd=tmp_path
-    )
-    check_ok(result)
+    algo.main(["--eval-only", "--checkpoint", str(model), "--eval-episodes", "2", "--capture-video"])
     assert len(list((run_dir / "videos" / "eval").glob("*.mp4"))) == 2
 
 
@@ -310,6 +316,7 @@ def test_the_nonfinite_guard_works_with_any_optimizer(script, optimizer, monkeyp
     assert exit_info.value.code == 1 and "training diverged" in error and "Traceback" not in error, error
 
 
+@pytest.mark.slow
 def test_tracking_with_weights_and_biases_offline(tmp_path):
     pytest.importorskip("wandb")
     offline = {"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true"}
@@ -371,6 +378,7 @@ def test_a_resume_without_the_buffer_learns_only_once_it_is_refilled(script, mon
     assert min(sizes) == 200  # --learning-starts (SHORT): the first batch comes from 200 transitions
 
 
+@pytest.mark.slow
 def test_a_renamed_copy_loads_the_originals_checkpoints_and_another_scripts_are_refused(tmp_path, capsys):
     """`cp td3_continuous.py my_td3.py` is a researcher's first step: the copy reads what the original wrote."""
     copy = tmp_path / "my_td3.py"

@@ -136,7 +136,7 @@ def test_parameter_noise_std_grows_below_the_target_distance_and_shrinks_above()
     # Repeated adaptation settles the distance near the target.
     torch.manual_seed(1)
     settling = ddpg.AdaptiveParameterNoise(actor, initial_std=1.0, target_distance=0.1)
-    distances = [settling.adapt(actor, obs)["charts/param_noise_distance"] for _ in range(1500)]
+    distances = [settling.adapt(actor, obs)["charts/param_noise_distance"] for _ in range(1000)]  # settled by 700
     assert np.mean(distances[-200:]) == pytest.approx(0.1, rel=0.25)
 
 

@@ -1,4 +1,5 @@
-"""Each script run as a user runs it, in its own process, for a few hundred steps."""
+"""Each script run for a few hundred steps: in this process (its `main`, as fast as a test can), and in a
+process of its own where that is what is checked (a user's command line, a seed's reproducibility)."""
 
 import json
 
@@ -27,22 +28,32 @@ SHORT_RUN = ["--total-timesteps", "400", "--learning-starts", "200", "--batch-si
 
 @pytest.mark.parametrize("script", SCRIPTS)
 @pytest.mark.parametrize("env_id", ["Pendulum-v1", "Hopper-v4"])
-def test_short_run_writes_the_logs(script, env_id, tmp_path):
-    result = run_script(script, "--env-id", env_id, *SHORT_RUN, cwd=tmp_path)
-    check_ok(result)
+def test_short_run_writes_the_logs(script, env_id, tmp_path, capsys):
+    load_script(script).main(["--env-id", env_id, *SHORT_RUN])
     run_dir = only_run_dir(tmp_path)
     assert run_dir.name.startswith(f"{env_id}__{script[:-3]}__1__")
     assert json.loads((run_dir / "args.json").read_text())["env_id"] == env_id
     scalars = read_scalars(run_dir)
     assert TAGS[script] <= set(scalars)
     assert scalars["charts/episodic_return"], "no episode was logged"
+    assert "SPS" in (out := capsys.readouterr().out) and "step       400/400" in out  # the progress line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_user_runs_the_script_with_a_custom_environment_in_its_own_process(script, tmp_path):
+    """`python <script> --env-id module:EnvId`: the fresh process imports the module (here not yet imported)."""
+    result = run_script(script, "--env-id", "toy_envs:Counter-v0", *SHORT_RUN, cwd=tmp_path)
+    check_ok(result)
+    run_dir = only_run_dir(tmp_path)
+    assert run_dir.name.startswith(f"toy_envs_Counter-v0__{script[:-3]}__1__")
+    assert TAGS[script] <= set(read_scalars(run_dir))
     assert "SPS" in result.stdout and "step       400/400" in result.stdout  # the progress line
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_several_envs(script, tmp_path):
-    result = run_script(script, "--env-id", "Hopper-v4", "--num-envs", "2", *SHORT_RUN, cwd=tmp_path)
-    check_ok(result)
+    load_script(script).main(["--env-id", "Hopper-v4", "--num-envs", "2", *SHORT_RUN])
     scalars = read_scalars(only_run_dir(tmp_path))
     assert TAGS[script] <= set(scalars)
     steps = [step for step, _ in scalars["charts/episodic_return"]]
@@ -51,11 +62,8 @@ def test_several_envs(script, tmp_path):
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_save_model_then_evaluate_the_saved_actor(script, tmp_path):
-    result = run_script(
-        script, "--env-id", "Pendulum-v1", *SHORT_RUN, "--save-model", "--eval-episodes", "3", cwd=tmp_path
-    )
-    check_ok(result)
+def test_save_model_then_evaluate_the_saved_actor(script, tmp_path, capsys):
+    load_script(script).main(["--env-id", "Pendulum-v1", *SHORT_RUN, "--save-model", "--eval-episodes", "3"])
     run_dir = only_run_dir(tmp_path)
     saved = torch.load(run_dir / f"{script[:-3]}.pt", weights_only=True)
     assert {"actor", "critic"} <= set(saved["networks"])
@@ -63,9 +71,10 @@ def test_save_model_then_evaluate_the_saved_actor(script, tmp_path):
     # The saved actor's mean return over the 3 episodes, at the last step.
     [(step, mean_return)] = read_scalars(run_dir)["eval/episodic_return"]
     assert step == 400 and -2000 < mean_return <= 0  # Pendulum's returns lie in that range
-    assert "evaluation over 3 episodes" in result.stdout
+    assert "evaluation over 3 episodes" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_same_seed_same_results(script, tmp_path):
     logged = []
@@ -83,17 +92,9 @@ def test_same_seed_same_results(script, tmp_path):
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_custom_environment_from_a_module(script, tmp_path):
-    result = run_script(script, "--env-id", "toy_envs:Counter-v0", *SHORT_RUN, cwd=tmp_path)
-    check_ok(result)
-    assert only_run_dir(tmp_path).name.startswith("toy_envs_Counter-v0__")
-
-
-@pytest.mark.parametrize("script", SCRIPTS)
 def test_learning_starts_beyond_the_run_is_a_smoke_run_without_updates(script, tmp_path):
     flags = ["--env-id", "Pendulum-v1", "--total-timesteps", "300", "--learning-starts", "1000", "--save-model"]
-    result = run_script(script, *flags, "--eval-episodes", "1", cwd=tmp_path)
-    check_ok(result)
+    load_script(script).main([*flags, "--eval-episodes", "1"])
     scalars = read_scalars(only_run_dir(tmp_path))
     assert "charts/episodic_return" in scalars and "eval/episodic_return" in scalars
     assert not any(tag.startswith("losses/") for tag in scalars)
@@ -133,10 +134,10 @@ def test_trains_on_each_supported_environment(script, env_id):
     assert "losses/qf_loss" in read_scalars(result["run_dir"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_compile_trains_on_the_cpu(script, tmp_path):
-    result = run_script(script, "--env-id", "Pendulum-v1", *SHORT_RUN, "--compile", cwd=tmp_path)
-    check_ok(result)
+    load_script(script).main(["--env-id", "Pendulum-v1", *SHORT_RUN, "--compile"])
     scalars = read_scalars(only_run_dir(tmp_path))
     assert TAGS[script] <= set(scalars)
     assert all(torch.isfinite(torch.tensor(value)) for _, value in scalars["losses/qf_loss"])

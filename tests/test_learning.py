@@ -5,8 +5,9 @@ import pytest
 from helpers import SCRIPTS, load_script, read_scalars
 
 
+@pytest.mark.slow
 @pytest.mark.learning
-@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("script", SCRIPTS[::-1])  # SAC, the longest, first
 def test_learns_pendulum(script):
     result = load_script(script).main(
         ["--env-id", "Pendulum-v1", "--total-timesteps", "15000", "--learning-starts", "1000", "--seed", "1"]

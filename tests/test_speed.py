@@ -58,6 +58,7 @@ def test_flop_count_of_a_td3_step_matches_the_hand_count():
     assert counted == td3_flops_per_step(obs_dim=3, action_dim=1)
 
 
+@pytest.mark.slow
 def test_a_tiny_report_against_a_stand_in_cleanrl(tmp_path):
     fake = tmp_path / "cleanrl_checkout" / "cleanrl"
     fake.mkdir(parents=True)
@@ -80,10 +81,12 @@ def test_a_tiny_report_against_a_stand_in_cleanrl(tmp_path):
     cells = [cell.strip() for cell in row.split("|")[1:-1]]
     assert cells[0] == "`td3_continuous.py`"
     ours, batch_one, cleanrl = (float(re.match(r"\*\*(\d+)\*\*", cell).group(1)) for cell in cells[1:4])
-    assert ours > 0 and batch_one > ours  # free arithmetic is faster
-    assert 200 < cleanrl < 600  # the stand-in's 2 ms a step
+    # Speeds are measured, not asserted (a busy machine changes them): only what holds on any machine.
+    assert ours > 0 and batch_one > 0
+    assert 0 < cleanrl < 500  # the stand-in sleeps 2 ms a step: never faster than 500 steps a second
     assert float(cells[4].rstrip("x")) == pytest.approx(ours / cleanrl, abs=0.01)
     assert float(cells[5]) == pytest.approx(td3_flops_per_step(3, 1) / 1e9, abs=1e-3)
+    assert float(cells[7].rstrip("%")) == pytest.approx(100 * ours / float(cells[6]), abs=1)
 
 
 @pytest.mark.parametrize(
@@ -98,10 +101,10 @@ def test_a_tiny_report_against_a_stand_in_cleanrl(tmp_path):
         (["--env-id", "NoSuchEnv-v0"], "cannot make --env-id 'NoSuchEnv-v0'"),
     ],
 )
-def test_bad_input_is_a_one_line_error_before_any_run(tmp_path, flags, message):
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "speed.py"), *flags],
-        capture_output=True, text=True, check=False, cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 2 and message in result.stderr, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
+def test_bad_input_is_a_one_line_error_before_any_run(tmp_path, flags, message, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["speed.py", *flags])
+    with pytest.raises(SystemExit) as exit_info:
+        speed.main()
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in error, error
+    assert len(error.strip().splitlines()) == 1 and not list(tmp_path.iterdir())

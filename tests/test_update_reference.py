@@ -375,6 +375,7 @@ def test_update_equals_the_reference(algo, reference, flags):
 # ---------------------------------------------------------------------------------------
 # --compile
 # ---------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", [td3, sac, ddpg], ids=["td3", "sac", "ddpg"])
 def test_compiled_update_equals_the_eager_one(algo):
     batch = make_batch()
