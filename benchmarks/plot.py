@@ -8,23 +8,31 @@ named `{env}__{exp_name}__{seed}__{unixtime}`, with the scripts' `args.json`) an
 same names and tags, no `args.json`). Runs are grouped by env and by script or experiment name, shown
 as DDPG, TD3 and SAC for this project's scripts and "CleanRL TD3" and so on for CleanRL's
 `*_continuous_action` scripts. A run whose log or `result.json` is damaged, or that has not finished, is
-left out with one line on stderr saying which and why. It writes (`.png`, or `--format pdf|svg`):
+left out with one line on stderr saying which and why. It writes each figure as PNG, PDF and SVG
+(`--format`: only some of them), sized for a paper's column (3.5 inches a panel, text of 8 points and
+more), each algorithm in one colour in every figure:
 - `<env>.png`: per algorithm, the mean over seeds of each run's recent training return (the mean of its
-  last 10 episodes at that point), with a band from the lowest seed to the highest, against environment
-  steps or (`--x time`) wall-clock hours; `all_envs.png` the same for every env, side by side;
+  last 10 episodes at that point) as a thick line over a thin line per seed, against environment steps
+  or (`--x time`) wall-clock hours; `all_envs.png` the same for every env, at most 3 panels a row;
   `<env>_evaluation.png` and `all_envs_evaluation.png` the evaluations' returns (`--eval-frequency`),
-  drawn at the evaluation points, if every run has them. Each figure has one legend and a caption
-  saying what the lines and bands are;
+  drawn at the evaluation points, a marker at each, if every run has them. Each figure has one legend
+  and a caption saying what the lines are;
+- `runs.csv`: one row per run: its env, name, seed, last logged step, last evaluation, mean of its last 5
+  evaluations and of its last 10 training episodes, wall time, and the commit that made it (`result.json`);
 - `results.md`: per env and algorithm, the final return of its n runs as mean ± sample standard
   deviation (ddof=1) and the standard error of the mean (a run's final return is its last evaluation's
   mean when it has evaluations, else the mean of its last 10 training episodes; the table says which),
-  and the wall time per run. Then the aggregate across tasks of Agarwal et al. (2021, "Deep RL at the
-  edge of the statistical precipice", the estimators of `rliable`, written out here in NumPy): scores
-  normalised per task as (return - random policy) / (reference - random policy) with the constants of
-  `RANDOM_RETURNS` and `REFERENCE_RETURNS`, the interquartile mean (IQM) of all runs on all tasks with
-  a 95% stratified bootstrap interval; below it the machines and versions the runs ran on;
-- `aggregate.png`: that IQM with its interval, and the performance profile (the fraction of runs whose
-  normalised score exceeds tau, against tau) with a 95% stratified bootstrap band;
+  and the wall time per run. Then the aggregate across tasks of Agarwal et al. (2021, "Deep RL at the edge
+  of the statistical precipice"), computed by their library `rliable`: over the tasks whose reference is
+  the TD3 paper's 1M-step result (`AGGREGATE_TASKS`), each run scored by the mean of its last 5
+  evaluations normalised as (score - random policy) / (reference - random policy), the interquartile mean
+  (IQM) and the mean of all runs on all tasks with 95% stratified bootstrap intervals (50,000 resamples),
+  the same for the last evaluation alone, and the probability of improvement of each pair of algorithms.
+  Then ours beside the published results, each under its own metric: the TD3 paper's (the maximum over
+  training of the mean evaluation return over the seeds) and CleanRL's (the training return at the end),
+  each seed's value given; below all, the machines, versions and commits of the runs;
+- `aggregate.png`: those IQMs and means with their intervals, and the performance profile (the fraction
+  of runs whose normalised score exceeds tau, against tau) with its 95% stratified bootstrap band;
 - with `--q-values ENV ...`, `q_values_<env>.png` for those envs: the critics' mean Q-value as logged
   (`losses/qf1_values`) of each algorithm, above its evaluation return, to show overestimation; and in
   `results.md` a table of those envs: per algorithm, the critic's mean Q-value over the last 10% of the
@@ -32,7 +40,10 @@ left out with one line on stderr saying which and why. It writes (`.png`, or `--
   (`discounted_state_value`), and their ratio.
 """
 
+import contextlib
+import csv
 import json
+import math
 import os
 import re
 import shlex
@@ -48,13 +59,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tyro
 from common import SCRIPTS, checked_scalar_events
+from matplotlib.ticker import MultipleLocator
+from rliable import library as rly
+from rliable import metrics
 
 RECENT_EPISODES = 10  # a run's return at a step: the mean of its last 10 episodes
 RECENT_Q_VALUES = 10  # a run's Q-value at a step: the mean of its last 10 logged values (1,000 updates)
 Q_TABLE_LAST = 0.1  # the Q-value table compares a run's last 10% of steps
 GRID_POINTS = 100
-BOOTSTRAP_SAMPLES = 2000
+BOOTSTRAP_SAMPLES = 50_000  # resamples of the aggregate's intervals: rliable's default for its interval estimates
 PROFILE_POINTS = 201  # values of tau in the performance profile
+SCORE_EVALUATIONS = 5  # a run's score in the aggregate: the mean of its last 5 evaluations
 
 # ---------------------------------------------------------------------------------------
 # Normalisation of the scores across tasks: (return - random) / (reference - random)
@@ -95,6 +110,72 @@ REFERENCE_SOURCE = (
     "return over 1M steps, 10 seeds, MuJoCo v1 environments; Pendulum-v1 is not in it, its reference is "
     "0, the upper bound of its returns (its rewards are at most 0)"
 )
+# The aggregate's tasks: those whose reference means the same thing, a published 1M-step result that a good
+# run approaches. The others stay in the per-task tables, and `results.md` says why they are not aggregated.
+AGGREGATE_TASKS = ("HalfCheetah-v4", "Hopper-v4", "Walker2d-v4")
+NOT_AGGREGATED = {
+    "Pendulum-v1": "its reference, 0, is a bound of the returns that no policy reaches, not a published result",
+    "InvertedPendulum-v4": "its reference, 1000, is the most an episode can return, which most runs reach",
+}
+
+
+# ---------------------------------------------------------------------------------------
+# Published results, each under its own metric
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Published:
+    """One source's published returns: by algorithm, by env id as it names it (its version included), the
+    mean and the standard deviation over its seeds (None where it gives none)."""
+
+    source: str  # who, where
+    metric: str  # what its numbers are
+    ours: str  # what of ours is computed the same way
+    returns: dict[str, dict[str, tuple[float, float | None]]]
+
+
+# Fujimoto et al. 2018, "Addressing Function Approximation Error in Actor-Critic Methods", arXiv:1802.09477,
+# Table 1 (https://arxiv.org/abs/1802.09477), as CleanRL's docs quote it: "Max Average Return over 10 trials of
+# 1 million time steps", gym MuJoCo v1; ± one standard deviation over the trials. Evaluations every 5,000
+# steps, 10 episodes each, without exploration noise. DDPG: its "Our DDPG" column (the authors' DDPG of 2018:
+# 400-300 networks, Adam 1e-3, batches of 100; ours follows their OurDDPG.py of today, 256-256, Adam 3e-4).
+TD3_PAPER = Published(
+    source="TD3 paper, Table 1 (Fujimoto et al. 2018, arXiv:1802.09477); DDPG: its 'Our DDPG' column",
+    metric="the maximum over 1M steps of the mean evaluation return over 10 seeds, ± std over the seeds",
+    ours="the maximum over the evaluations of the mean over the seeds, ± std over the seeds at that evaluation",
+    returns={
+        "TD3": {
+            "HalfCheetah-v1": (9636.95, 859.065), "Hopper-v1": (3564.07, 114.74),
+            "Walker2d-v1": (4682.82, 539.64), "InvertedPendulum-v1": (1000.00, 0.00),
+        },
+        "DDPG": {
+            "HalfCheetah-v1": (8577.29, None), "Hopper-v1": (1860.02, None),
+            "Walker2d-v1": (3098.11, None), "InvertedPendulum-v1": (1000.00, 0.00),
+        },
+    },
+)  # fmt: skip
+# CleanRL's documentation at commit fe8d8a0 (https://docs.cleanrl.dev/rl-algorithms/td3/, .../ddpg/ and
+# .../sac/; docs/rl-algorithms/{td3,ddpg,sac}.md of https://github.com/vwxyzjn/cleanrl): the training
+# episodic return (with exploration noise) at the end of 1M steps, mean ± std over 3 seeds; gym MuJoCo v4,
+# except SAC's locomotion tasks, which its table gives on v2.
+CLEANRL_DOCS = Published(
+    source="CleanRL's docs (commit fe8d8a0, docs.cleanrl.dev/rl-algorithms/{td3,ddpg,sac}/)",
+    metric="the training episodic return at the end of 1M steps, mean ± std over 3 seeds",
+    ours="the mean of each run's last 10 training episodes: mean ± sample std (ddof=1) over the seeds",
+    returns={
+        "TD3": {
+            "HalfCheetah-v4": (9583.22, 126.09), "Hopper-v4": (3134.61, 360.18),
+            "Walker2d-v4": (4057.59, 658.78), "InvertedPendulum-v4": (968.99, 25.80),
+        },
+        "DDPG": {
+            "HalfCheetah-v4": (10374.07, 157.37), "Hopper-v4": (1576.78, 818.98),
+            "Walker2d-v4": (1240.16, 390.10), "InvertedPendulum-v4": (642.68, 69.56),
+        },
+        "SAC": {
+            "HalfCheetah-v2": (9634.89, 1423.73), "Hopper-v2": (2310.46, 342.82),
+            "Walker2d-v2": (3591.45, 911.33), "InvertedPendulum-v4": (909.37, 55.66),
+        },
+    },
+)  # fmt: skip
 
 
 def random_policy_return(env_id: str, episodes: int = RANDOM_EPISODES, seed: int = RANDOM_SEED) -> float:
@@ -134,8 +215,8 @@ class Args:
     """only these scripts or experiment names, e.g. `td3_continuous.py td3_continuous_action` (none given: all)"""
     x: Literal["steps", "time"] = "steps"
     """the curves' x-axis: environment steps, or wall-clock hours since each run's first logged event"""
-    format: Literal["png", "pdf", "svg"] = "png"
-    """the figures' file format"""
+    format: tuple[Literal["png", "pdf", "svg"], ...] = ("png", "pdf", "svg")
+    """the figures' file formats, each figure written in each (results.md links the first)"""
     final: Literal["auto", "training"] = "auto"
     """a run's final return: `auto` its last evaluation if it has evaluations, else the mean of its last 10
     training episodes; `training` always the latter (to compare with runs that do not evaluate, as CleanRL's)"""
@@ -144,6 +225,8 @@ class Args:
     of their budget; this project's scripts are checked against the `total_timesteps` of their `args.json`)"""
     seed: int = 0
     """seed of the bootstrap"""
+    bootstrap_samples: int = BOOTSTRAP_SAMPLES
+    """resamples of the aggregate's stratified bootstrap intervals (rliable's default, 50,000)"""
     update_docs: list[Path] = field(default_factory=list)
     """Markdown files whose marked results sections to rewrite from the new table (see `update_docs`)"""
     q_values: list[str] = field(default_factory=list)
@@ -179,28 +262,15 @@ def standard_error(values) -> float:
 
 
 def iqm(values) -> float:
-    """Interquartile mean: the mean of the middle 50%, after dropping floor(n / 4) values at each end.
-
-    The same as `scipy.stats.trim_mean(values, 0.25)`, the estimator of Agarwal et al. (2021, rliable).
-    """
-    return float(iqm_rows(np.asarray(values, dtype=float)[None])[0])
+    """Interquartile mean: the mean of the middle 50%, after dropping floor(n / 4) values at each end
+    (rliable's `aggregate_iqm`, `scipy.stats.trim_mean(values, 0.25)`)."""
+    return float(metrics.aggregate_iqm(np.asarray(values, dtype=float)))
 
 
-def iqm_rows(matrix: np.ndarray) -> np.ndarray:
-    """The interquartile mean of each row of a [rows, values] matrix."""
-    matrix = np.sort(matrix, axis=-1)
-    cut = matrix.shape[-1] // 4
-    return matrix[:, cut : matrix.shape[-1] - cut].mean(axis=-1)
-
-
-def stratified_bootstrap(scores_by_task: list, rng: np.random.Generator, samples: int = BOOTSTRAP_SAMPLES):
-    """`samples` resamples of all the runs, [samples, runs]: each task's runs drawn with replacement within
-    that task, as many as it has (the stratified bootstrap of Agarwal et al. 2021)."""
-    columns = []
-    for scores in scores_by_task:
-        scores = np.asarray(scores, dtype=float)
-        columns.append(scores[rng.integers(0, len(scores), size=(samples, len(scores)))])
-    return np.concatenate(columns, axis=1)
+def resamples(values, rng: np.random.Generator, samples: int = 2000) -> np.ndarray:
+    """`samples` resamples of the values (rows of an array), each drawn with replacement, as many as there are."""
+    values = np.asarray(values, dtype=float)
+    return values[rng.integers(0, len(values), size=(samples, len(values)))]
 
 
 def percentile_interval(estimates: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -209,10 +279,23 @@ def percentile_interval(estimates: np.ndarray, confidence: float = 0.95) -> tupl
     return np.percentile(estimates, tail, axis=0), np.percentile(estimates, 100 - tail, axis=0)
 
 
-def stratified_iqm_interval(scores_by_task: list, rng: np.random.Generator) -> tuple[float, float, float]:
-    """The IQM of all runs of all tasks, and its 95% stratified bootstrap percentile interval."""
-    low, high = percentile_interval(iqm_rows(stratified_bootstrap(scores_by_task, rng)))
-    return iqm(np.concatenate([np.asarray(scores, dtype=float) for scores in scores_by_task])), float(low), float(high)
+def bootstrap_interval(values, statistic, rng: np.random.Generator, confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of `statistic` over `values` resampled with replacement (one stratum).
+
+    Not used: per task, with 3 seeds it is [min, max] of the seeds (an all-minimum resample has probability
+    1/27 > 2.5%); across tasks, `interval_estimates` uses rliable's stratified bootstrap.
+    """
+    low, high = percentile_interval(np.array([statistic(sample) for sample in resamples(values, rng)]), confidence)
+    return float(low), float(high)
+
+
+def mean_band(curves: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over runs (rows) at each grid point, and its 95% percentile-bootstrap band over runs.
+
+    Not drawn: with a few seeds it is the min-max band under another name; the figures draw each seed.
+    """
+    low, high = percentile_interval(resamples(curves, rng).mean(axis=1))
+    return curves.mean(axis=0), low, high
 
 
 def performance_profile(scores: np.ndarray, taus: np.ndarray) -> np.ndarray:
@@ -221,36 +304,57 @@ def performance_profile(scores: np.ndarray, taus: np.ndarray) -> np.ndarray:
     return (scores[..., None, :] > np.asarray(taus)[:, None]).mean(axis=-1)
 
 
-def profile_band(scores_by_task: list, taus: np.ndarray, rng: np.random.Generator):
-    """The performance profile of all runs, and its 95% stratified bootstrap band."""
-    runs = np.concatenate([np.asarray(scores, dtype=float) for scores in scores_by_task])
-    low, high = percentile_interval(performance_profile(stratified_bootstrap(scores_by_task, rng), taus))
-    return performance_profile(runs, taus), low, high
+def score_distribution(scores: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    """rliable's performance profile of a [runs, tasks] matrix (`library.score_distributions`): for each tau, the
+    fraction of all runs of all tasks scoring above it; the same numbers in one array operation, where
+    rliable's makes a Python call per tau (201 taus x 50,000 resamples)."""
+    return performance_profile(np.asarray(scores, dtype=float).reshape(-1), taus)
 
 
-def bootstrap_interval(values, statistic, rng: np.random.Generator, confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of `statistic` over `values` resampled with replacement (one stratum).
-
-    Not used per task: with 3 seeds it is [min, max] of the seeds (an all-minimum resample has probability
-    1/27 > 2.5%). The aggregate uses `stratified_bootstrap` over many runs and tasks instead.
-    """
-    samples = stratified_bootstrap([values], rng)
-    low, high = percentile_interval(np.array([statistic(sample) for sample in samples]), confidence)
-    return float(low), float(high)
-
-
-def mean_band(curves: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean over runs (rows) at each grid point, and its 95% percentile-bootstrap band over runs.
-
-    Not drawn: with a few seeds it is the min-max band under another name; the figures use `min_max_band`.
-    """
-    low, high = percentile_interval(stratified_bootstrap([curves], rng).mean(axis=1))
-    return curves.mean(axis=0), low, high
+def probability_of_improvement(scores_x: np.ndarray, scores_y: np.ndarray) -> np.ndarray:
+    """P(X > Y) of two [runs, tasks] matrices: per task, the probability that a run of X scores above a run of
+    Y, ties counted half, averaged over the tasks. The same number as rliable's
+    `metrics.probability_of_improvement` (per task, the Mann-Whitney U statistic over n_x n_y; a test checks),
+    in array operations: rliable's calls SciPy's test per task, about 100 s for 50,000 resamples of 3 tasks."""
+    x, y = np.asarray(scores_x, dtype=float)[:, None, :], np.asarray(scores_y, dtype=float)[None, :, :]
+    per_task = (x > y).mean(axis=(0, 1)) + (x == y).mean(axis=(0, 1)) / 2
+    return np.float64(per_task.mean())
 
 
-def min_max_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean over runs (rows) at each grid point, and the band from the lowest run to the highest."""
-    return curves.mean(axis=0), curves.min(axis=0), curves.max(axis=0)
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate and its 95% stratified bootstrap percentile interval."""
+
+    value: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+@contextlib.contextmanager
+def numpy_seed(seed: int):
+    """rliable draws its resamples from NumPy's global generator: seeded here, and restored afterwards."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def interval_estimates(scores: dict, statistics, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> dict:
+    """rliable's `get_interval_estimates`: for each key, the statistics of its scores (a [runs, tasks] matrix,
+    or a list of them) with 95% stratified bootstrap percentile intervals (`samples` resamples of the runs
+    within each task). `statistics` returns an array of one or more numbers; each is an `Estimate`."""
+    with numpy_seed(seed):
+        points, intervals = rly.get_interval_estimates(scores, statistics, reps=samples)
+    return {
+        key: [Estimate(float(value), float(low), float(high)) for value, low, high in
+              zip(np.atleast_1d(points[key]), *np.reshape(intervals[key], (2, -1)), strict=True)]
+        for key in scores
+    }  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------
@@ -276,6 +380,8 @@ class RunLog:
     source: str = ""  # where it was read from
     episode_lengths: np.ndarray = field(default_factory=lambda: np.array([]))  # of its training episodes
     gamma: float = 0.99  # its discount factor (args.json; 0.99, the default of every script, without one)
+    last_step: int = 0  # the last step it logged anything at
+    code: dict = field(default_factory=dict)  # commit, dirty, script_sha256 from result.json, where recorded
 
     @property
     def evaluation(self) -> float | None:
@@ -299,6 +405,9 @@ RUN_NAME = re.compile(r"(?P<env_id>.+?)__(?P<exp_name>.+)__(?P<seed>\d+)__(?P<ti
 RUNNER_RUN_NAME = re.compile(r"(?P<env_id>.+?)__(?P<name>.+)__(?P<seed>\d+)")  # benchmarks/run.py's run directories
 
 
+CODE_KEYS = ("commit", "dirty", "script_sha256")  # what benchmarks/run.py records of the code in result.json
+
+
 @dataclass
 class Found:
     """A run found on disk, before its log is read."""
@@ -311,6 +420,7 @@ class Found:
     ran_on: list[str] = field(default_factory=list)
     total_timesteps: int | None = None  # from args.json
     finished: bool = False  # result.json says so: a cut-off log is damage, not a run still writing
+    code: dict = field(default_factory=dict)  # which code made it: result.json's commit, dirty, script_sha256
 
 
 def display(path: Path) -> str:
@@ -333,6 +443,7 @@ def find_runs(root: Path, skip) -> list[Found]:
                     run_dir / result["tensorboard_dir"], result.get("variant") or result["script"], result["env_id"],
                     int(result["seed"]),
                     float(result["wall_time_seconds"]), result.get("ran_on", []), finished=True,
+                    code={key: result[key] for key in CODE_KEYS if key in result},
                 )
             )  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError) as error:
@@ -404,6 +515,7 @@ def read_run(run: Found, min_steps: int) -> RunLog:
         run.script, run.env_id, run.seed, run.wall_time_seconds if run.wall_time_seconds is not None else end - start,
         episode_steps, episode_returns, eval_steps, eval_returns, run.ran_on, q_steps, q_values,
         episode_hours, eval_hours, q_hours, source=display(run.log_dir), episode_lengths=episode_lengths, gamma=gamma,
+        last_step=int(last_step), code=run.code,
     )  # fmt: skip
 
 
@@ -438,7 +550,67 @@ def final_return(run: RunLog, final: str = "auto") -> tuple[float, str]:
     """The run's final return, and what it is."""
     if run.evaluation is not None and final == "auto":
         return run.evaluation, "last evaluation"
-    return float(run.episode_returns[-RECENT_EPISODES:].mean()), f"last {RECENT_EPISODES} training episodes"
+    return training_return(run), f"last {RECENT_EPISODES} training episodes"
+
+
+def training_return(run: RunLog) -> float:
+    """The mean return of the run's last 10 training episodes (with exploration noise): CleanRL's metric."""
+    return float(run.episode_returns[-RECENT_EPISODES:].mean())
+
+
+def score(run: RunLog, final: str = "auto") -> tuple[float, str]:
+    """The run's score in the aggregate, and what it is: the mean of its last 5 evaluations (fewer if it has
+    fewer), or, without evaluations or with `final="training"`, the mean of its last 10 training episodes.
+    One evaluation is a noisy measure of a policy that changes from one evaluation to the next."""
+    if len(run.eval_returns) and final == "auto":
+        return float(run.eval_returns[-SCORE_EVALUATIONS:].mean()), f"mean of the last {SCORE_EVALUATIONS} evaluations"
+    return final_return(run, final)
+
+
+def run_name(script: str) -> str:
+    """A run's name in `runs.csv`: the script's stem (`td3_continuous`), else the variant's or experiment's name."""
+    return Path(script).stem if script.endswith(".py") else script
+
+
+RUNS_CSV_COLUMNS = (
+    "env_id", "name", "seed", "steps", "final_return", "last5_evaluation_return", "last10_training_return",
+    "evaluations", "wall_seconds", "commit", "dirty", "script_sha256", "log_dir",
+)  # fmt: skip
+
+
+def runs_csv_row(run: RunLog) -> dict:
+    """A run's row of `runs.csv`. steps: the last step it logged; final_return: its last evaluation's mean
+    return (empty without evaluations); last5_evaluation_return: the mean of its last 5 evaluations, the
+    aggregate's score; last10_training_return: the mean return of its last 10 training episodes (CleanRL's
+    metric); commit, dirty, script_sha256: the code that made it, as `benchmarks/run.py` records it in
+    `result.json` (empty for runs that do not have them)."""
+    evaluated = len(run.eval_returns) > 0
+    dirty = run.code.get("dirty")
+    return {
+        "env_id": run.env_id,
+        "name": run_name(run.script),
+        "seed": run.seed,
+        "steps": run.last_step,
+        "final_return": f"{run.evaluation:.2f}" if evaluated else "",
+        "last5_evaluation_return": f"{run.eval_returns[-SCORE_EVALUATIONS:].mean():.2f}" if evaluated else "",
+        "last10_training_return": f"{training_return(run):.2f}",
+        "evaluations": len(run.eval_returns),
+        "wall_seconds": f"{run.wall_time_seconds:.1f}",
+        "commit": run.code.get("commit") or "",
+        "dirty": "" if dirty is None else str(bool(dirty)).lower(),
+        "script_sha256": run.code.get("script_sha256") or "",
+        "log_dir": run.source,
+    }
+
+
+def write_runs_csv(runs: list[RunLog], path: Path) -> Path:
+    """`runs.csv`: one row per run (`runs_csv_row`), by env, algorithm and seed as in the tables."""
+    with path.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=RUNS_CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for _, _, group in by_task(runs):
+            writer.writerows(runs_csv_row(run) for run in sorted(group, key=lambda run: run.seed))
+    return path
 
 
 # ---------------------------------------------------------------------------------------
@@ -464,16 +636,36 @@ def ordered(scripts) -> list[str]:
     return [s for s in SCRIPTS if s in scripts] + sorted(scripts - set(SCRIPTS))
 
 
+def base_algorithm(script: str) -> str | None:
+    """DDPG, TD3 or SAC for this project's scripts and CleanRL's plain ones; None for any other (a variant)."""
+    match = CLEANRL.fullmatch(script)
+    if match and not match["variant"]:
+        script = f"{match['algorithm']}_continuous.py"
+    return ALGORITHMS.get(script)
+
+
+# One colour per algorithm in every figure: DDPG blue, TD3 orange, SAC green, CleanRL's the same colour as its
+# algorithm, dashed. Any other name (a study's variants) takes the next colour of a palette without those three
+# and without red, in the order of the names; past its end the palette starts again in another line style.
+ALGORITHM_COLOURS = {"DDPG": "tab:blue", "TD3": "tab:orange", "SAC": "tab:green"}
+OTHER_COLOURS = ("tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive", "tab:cyan")
+OTHER_LINESTYLES = ("-", "-.", ":")
+
+
 def styles(scripts) -> dict[str, dict]:
-    """One color per script everywhere (DDPG, TD3, SAC the first three); other programs' runs dashed."""
-    others = iter(range(3, 100))
-    return {
-        script: {
-            "color": f"C{SCRIPTS.index(script) if script in SCRIPTS else next(others) % 10}",
-            "linestyle": "--" if CLEANRL.fullmatch(script) else "-",
-        }
-        for script in ordered(scripts)
-    }
+    """The colour and line style of each script or name: one mapping, made once from all the runs and given to
+    every figure, so that a colour means one thing (see `ALGORITHM_COLOURS`)."""
+    mapping, others = {}, 0
+    for script in ordered(scripts):
+        algorithm, cleanrl = base_algorithm(script), CLEANRL.fullmatch(script) is not None
+        if algorithm in ALGORITHM_COLOURS:
+            mapping[script] = {"color": ALGORITHM_COLOURS[algorithm], "linestyle": "--" if cleanrl else "-"}
+            continue
+        wrap, index = divmod(others, len(OTHER_COLOURS))
+        linestyle = "--" if cleanrl else OTHER_LINESTYLES[wrap % len(OTHER_LINESTYLES)]
+        mapping[script] = {"color": OTHER_COLOURS[index], "linestyle": linestyle}
+        others += 1
+    return mapping
 
 
 def seeds_text(counts) -> str:
@@ -495,9 +687,32 @@ def by_task(runs: list[RunLog]):
             yield env_id, script, group
 
 
+# Sized for a paper: 3.5 inches a panel (a column's width), no text under 8 points at that size; PDF fonts kept as
+# text (Type 42); no dates in the files, and SVG ids derived from the drawing, not random: a figure drawn again
+# from the same runs changes as little as its drawing does.
+PANEL_INCHES = (3.5, 2.6)
+PAPER_STYLE = {
+    "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "xtick.labelsize": 8, "ytick.labelsize": 8,
+    "legend.fontsize": 8, "figure.titlesize": 9, "lines.linewidth": 1.5, "lines.markersize": 3,
+    "pdf.fonttype": 42, "svg.hashsalt": "benchmarks/plot.py", "savefig.dpi": 200,
+}  # fmt: skip
+CAPTION_POINTS = 8
+SEED_LINE = {"linewidth": 0.6, "alpha": 0.45}  # each seed's line, under the mean's
+METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "ModDate": None}, "svg": {"Date": None}}
+
+
+def save_figure(figure, path: Path, formats=("png",)) -> list[Path]:
+    """Save the figure as `path` + `.png`, `.pdf`, `.svg` (`formats`), then close it."""
+    paths = [path.parent / f"{path.name}.{fmt}" for fmt in formats]
+    for fmt, target in zip(formats, paths, strict=True):
+        figure.savefig(target, metadata=METADATA[fmt])
+    plt.close(figure)
+    return paths
+
+
 def draw_grid_curves(axes, env_runs: list[RunLog], curve: str, x: str, style: dict) -> None:
-    """One line per script, the mean over seeds of the runs' `curve` on a grid (up to the shortest run's last
-    point), with a band from the lowest run to the highest."""
+    """Per script, a thin line per seed of the runs' `curve` on a grid (up to the shortest run's last point),
+    and over them the mean over the seeds where every seed has a point, labelled."""
     end = min(run.curve_data(curve, x)[0].max() for run in env_runs)
     grid = np.linspace(0, end, GRID_POINTS + 1)[1:]
     for script, runs in groups_of(env_runs).items():
@@ -505,34 +720,57 @@ def draw_grid_curves(axes, env_runs: list[RunLog], curve: str, x: str, style: di
         for run in runs:
             points, values, window = run.curve_data(curve, x)
             curves.append(recent_mean_curve(points, values, grid, window))
+            axes.plot(grid, curves[-1], **style[script], **SEED_LINE)
         curves = np.array(curves)
         started = ~np.isnan(curves).any(axis=0)  # where every seed has a point
-        mean, low, high = min_max_band(curves[:, started])
-        axes.plot(grid[started], mean, label=algorithm_name(script), **style[script])
-        axes.fill_between(grid[started], low, high, color=style[script]["color"], alpha=0.2, linewidth=0)
+        axes.plot(grid[started], curves[:, started].mean(axis=0), label=algorithm_name(script), **style[script])
 
 
 def evaluation_points(runs: list[RunLog], x: str) -> tuple[np.ndarray, np.ndarray]:
-    """The evaluations that every run made (by step): their x (the step, or the mean over runs of the hours
-    at which they were logged) and their returns, [runs, evaluations]."""
+    """The evaluations that every run made (by step): their x, [runs, evaluations] (the step, or the hours at
+    which each run logged it), and their returns, [runs, evaluations]."""
     steps = reduce(np.intersect1d, [run.eval_steps for run in runs])
-    returns, hours = [], []
+    returns, points = [], []
     for run in runs:
         index = {step: i for i, step in enumerate(run.eval_steps)}  # the last one at a step, if repeated
         returns.append([run.eval_returns[index[step]] for step in steps])
-        if x == "time":
-            hours.append([run.eval_hours[index[step]] for step in steps])
-    return (np.mean(hours, axis=0) if x == "time" else steps), np.array(returns)
+        points.append([run.eval_hours[index[step]] for step in steps] if x == "time" else steps)
+    return np.array(points, dtype=float), np.array(returns, dtype=float)
 
 
 def draw_evaluations(axes, env_runs: list[RunLog], x: str, style: dict) -> None:
-    """One line per script through its evaluations, a marker at each: the mean over seeds, and a band from the
-    lowest seed to the highest."""
+    """Per script, a thin line per seed through its evaluations, and over them the mean over the seeds at the
+    evaluations that all made (x: the mean over the seeds of their hours, on a time axis), a marker at each."""
+    every_step = []
     for script, runs in groups_of(env_runs).items():
         points, returns = evaluation_points(runs, x)
-        mean, low, high = min_max_band(returns)
-        axes.plot(points, mean, marker="o", markersize=3.5, label=algorithm_name(script), **style[script])
-        axes.fill_between(points, low, high, color=style[script]["color"], alpha=0.2, linewidth=0)
+        for seed_points, seed_returns in zip(points, returns, strict=True):
+            axes.plot(seed_points, seed_returns, **style[script], **SEED_LINE)
+        axes.plot(points.mean(axis=0), returns.mean(axis=0), marker="o", label=algorithm_name(script), **style[script])
+        every_step.append(evaluation_points(runs, "steps")[0][0])
+    if x == "steps" and every_step:
+        evaluation_ticks(axes, np.unique(np.concatenate(every_step)))
+
+
+def nice_multiple(value: float) -> int:
+    """The least of 1, 2, 5, 10, 20, 50, ... that is at least `value`."""
+    power = 10 ** max(0, math.floor(math.log10(max(value, 1))))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= value)
+
+
+def evaluation_ticks(axes, steps: np.ndarray, most: int = 6) -> None:
+    """x ticks at evaluation points: multiples of the interval between evaluations, at most about `most`."""
+    if len(steps) < 2:
+        return
+    interval = float(np.min(np.diff(steps)))
+    axes.xaxis.set_major_locator(MultipleLocator(interval * nice_multiple(steps.max() / interval / most)))
+
+
+def steps_text(steps: float, _=None) -> str:
+    """Environment steps as a tick label: 0, 25k, 1M, 1.5M."""
+    if not steps:
+        return "0"
+    return f"{steps / 1e6:g}M" if abs(steps) >= 1e6 else f"{steps / 1000:g}k"
 
 
 def draw_panel(axes, env_runs: list[RunLog], curve: str, x: str, style: dict) -> None:
@@ -547,22 +785,22 @@ def draw_panel(axes, env_runs: list[RunLog], curve: str, x: str, style: dict) ->
         axes.set_ylabel(f"return (last {RECENT_EPISODES} episodes)" if curve == "training" else "evaluation return")
     axes.set_xlabel("environment steps" if x == "steps" else "wall-clock hours")
     if x == "steps":
-        axes.xaxis.set_major_formatter(lambda steps, _: f"{steps / 1000:g}k" if steps else "0")
+        axes.xaxis.set_major_formatter(steps_text)
     axes.grid(alpha=0.3)
 
 
 def caption(curve: str, x: str, seeds: str, below: str = "evaluation") -> str:
-    """What the lines and the bands of a figure are (`below`: the returns under a Q-value figure)."""
+    """What the lines of a figure are (`below`: the returns under a Q-value figure)."""
     returns = "the evaluations' returns" if below == "evaluation" else "the training returns (last 10 episodes)"
     line = {
-        "training": f"Lines: mean over {seeds} of a run's return at that point, the mean of its last "
+        "training": f"Thick lines: mean over {seeds} of a run's return at that point, the mean of its last "
         f"{RECENT_EPISODES} training episodes (with exploration noise).",
         "evaluation": f"Markers: the evaluations (each the mean return of its episodes, without exploration "
         f"noise), mean over {seeds}.",
-        "q_values": f"Lines: mean over {seeds}: above, the critic's mean Q(s, a) of a batch (the mean of its last "
-        f"{RECENT_Q_VALUES} logged values); below, {returns}.",
+        "q_values": f"Thick lines: mean over {seeds}: above, the critic's mean Q(s, a) of a batch (the mean of its "
+        f"last {RECENT_Q_VALUES} logged values); below, {returns}.",
     }[curve]
-    text = line + " Bands: min to max over seeds."
+    text = line + " Thin lines: each seed."
     if x == "time":
         text += " x: wall-clock hours since the run's first logged event (pauses of a resumed run included)"
         text += "; the mean over seeds for each evaluation." if curve != "training" else "."
@@ -571,16 +809,20 @@ def caption(curve: str, x: str, seeds: str, below: str = "evaluation") -> str:
 
 def legend_columns(figure, labels: list[str]) -> int:
     """As many legend columns (at most 4) as the figure's width holds for labels this long, so none is cut off."""
-    column_inches = 0.6 + 0.075 * max(len(label) for label in labels)  # the line sample, then about 10-pt text
+    column_inches = 0.6 + 0.06 * max(len(label) for label in labels)  # the line sample, then 8-point text
     return max(1, min(len(labels), 4, int(figure.get_figwidth() / column_inches)))
 
 
-def finish_figure(figure, panels: list[tuple], curve: str, x: str, path: Path, below: str = "evaluation") -> Path:
-    """One legend above every panel, named by algorithm, and the caption below them; saved to `path`.
+def figure_caption(figure, text: str) -> None:
+    """The caption below the panels, wrapped to the figure's width."""
+    width = int(figure.get_figwidth() * 15)  # characters of 8-point text per line, with a margin
+    figure.supxlabel(textwrap.fill(text, width), fontsize=CAPTION_POINTS, color="0.25")
 
-    `panels`: (axes, env runs, title) of each panel. A panel's title lists each algorithm's seeds when they
-    differ between panels.
-    """
+
+def finish_figure(figure, panels: list[tuple], curve: str, x: str, path: Path, below="evaluation", formats=("png",)):
+    """One legend above every panel, named by algorithm, and the caption below them; saved to `path` in each
+    format. `panels`: (axes, env runs, title) of each panel. A panel's title lists each algorithm's seeds when
+    they differ between panels."""
     counts = {}
     for _, env_runs, _ in panels:
         for script, runs in groups_of(env_runs).items():
@@ -590,7 +832,7 @@ def finish_figure(figure, panels: list[tuple], curve: str, x: str, path: Path, b
         if uneven:
             seeds = ", ".join(f"{algorithm_name(script)} {len(r)}" for script, r in groups_of(env_runs).items())
             panel_title += f"\nseeds: {seeds}"
-        axes.set_title(panel_title, fontsize="medium")
+        axes.set_title(panel_title)
     handles = {}
     for axes, _, _ in panels:
         for handle, label in zip(*axes.get_legend_handles_labels(), strict=True):
@@ -602,27 +844,27 @@ def finish_figure(figure, panels: list[tuple], curve: str, x: str, path: Path, b
     )
     every = {n for ns in counts.values() for n in ns}
     seeds_in_caption = seeds_text(every) if len(every) == 1 else "the seeds (n in the legend)"
-    width = int(figure.get_figwidth() * 15)
-    figure.supxlabel(textwrap.fill(caption(curve, x, seeds_in_caption, below), width), fontsize="small", color="0.25")
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    figure_caption(figure, caption(curve, x, seeds_in_caption, below))
+    return save_figure(figure, path, formats)
 
 
-def write_figures(runs: list[RunLog], output_dir: Path, curve: str, x: str = "steps", fmt: str = "png") -> None:
-    """`<env>.<fmt>` for each env and `all_envs.<fmt>`; `_evaluation` before the suffix for the evaluation curves."""
+@plt.rc_context(PAPER_STYLE)
+def write_figures(runs: list[RunLog], output_dir: Path, curve: str, x="steps", formats=("png",), style=None) -> None:
+    """`<env>` for each env and `all_envs` (at most 3 panels a row), in each format; `_evaluation` before the
+    suffix for the evaluation curves. `style`: `styles` of all the runs, the same for every figure."""
     suffix = "" if curve == "training" else "_evaluation"
-    style = styles(run.script for run in runs)
+    style = style or styles(run.script for run in runs)
     env_ids = sorted({run.env_id for run in runs})
+    width, height = PANEL_INCHES
     for env_id in env_ids:
         env_runs = [run for run in runs if run.env_id == env_id]
-        figure, axes = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
+        figure, axes = plt.subplots(figsize=(width, height + 1.2), layout="constrained")
         draw_panel(axes, env_runs, curve, x, style)
-        finish_figure(figure, [(axes, env_runs, env_id)], curve, x, output_dir / f"{env_id}{suffix}.{fmt}")
+        finish_figure(figure, [(axes, env_runs, env_id)], curve, x, output_dir / f"{env_id}{suffix}", formats=formats)
     columns = min(3, len(env_ids))
     rows = -(-len(env_ids) // columns)
     figure, grid = plt.subplots(
-        rows, columns, figsize=(5 * columns, 3.6 * rows + 1.0), squeeze=False, layout="constrained"
+        rows, columns, figsize=(width * columns, height * rows + 1.0), squeeze=False, layout="constrained"
     )
     panels = []
     for axes, env_id in zip(grid.flat, env_ids, strict=False):
@@ -631,29 +873,32 @@ def write_figures(runs: list[RunLog], output_dir: Path, curve: str, x: str = "st
         panels.append((axes, env_runs, env_id))
     for axes in grid.flat[len(env_ids) :]:
         axes.axis("off")
-    finish_figure(figure, panels, curve, x, output_dir / f"all_envs{suffix}.{fmt}")
+    finish_figure(figure, panels, curve, x, output_dir / f"all_envs{suffix}", formats=formats)
 
 
-def write_q_value_figure(runs: list[RunLog], env_id: str, output_dir: Path, x: str = "steps", fmt: str = "png"):
+@plt.rc_context(PAPER_STYLE)
+def write_q_value_figure(runs: list[RunLog], env_id: str, output_dir: Path, x="steps", formats=("png",), style=None):
     """`q_values_<env>`: what each algorithm's critic predicts (`losses/qf1_values`) above what its policy returns.
 
     A critic that overestimates shows Q-values far above those of another algorithm at the same return.
     SAC's critics learn soft Q-values: the return plus the discounted entropy bonuses of the later steps.
     """
     env_runs = [run for run in runs if run.env_id == env_id and len(run.q_values)]
-    style = styles(run.script for run in runs)
-    figure, (q_axes, return_axes) = plt.subplots(2, 1, figsize=(6.4, 7.6), sharex=True, layout="constrained")
+    style = style or styles(run.script for run in runs)
+    width, height = PANEL_INCHES
+    figure, (q_axes, return_axes) = plt.subplots(
+        2, 1, figsize=(width, 2 * height + 1.4), sharex=True, layout="constrained"
+    )
     draw_panel(q_axes, env_runs, "q_values", x, style)
     q_axes.set_xlabel("")
     curve = "evaluation" if all(len(run.eval_returns) for run in env_runs) else "training"
     draw_panel(return_axes, env_runs, curve, x, style)
     if any(run.script.startswith("sac") for run in env_runs):
-        q_axes.text(0.01, 0.98, "SAC: soft Q, with the entropy bonus", transform=q_axes.transAxes, va="top",
-                    fontsize="small")  # fmt: skip
-    path = output_dir / f"q_values_{env_id}.{fmt}"
-    title = f"{env_id}: the critics' values and the policies' returns"
-    finish_figure(figure, [(q_axes, env_runs, title), (return_axes, env_runs, "")], "q_values", x, path, below=curve)
-    return path
+        q_axes.text(0.01, 0.98, "SAC: soft Q, with the entropy bonus", transform=q_axes.transAxes, va="top")
+    path = output_dir / f"q_values_{env_id}"
+    title = f"{env_id}: the critics' values\nand the policies' returns"
+    panels = [(q_axes, env_runs, title), (return_axes, env_runs, "")]
+    return finish_figure(figure, panels, "q_values", x, path, below=curve, formats=formats)
 
 
 # ---------------------------------------------------------------------------------------
@@ -680,6 +925,106 @@ def table(runs: list[RunLog], final: str = "auto") -> str:
             f"| {number(standard_error(finals))} | {', '.join(sorted(set(measures)))} | {wall:.1f} min |"
         )
     return "\n".join(lines) + "\n"
+
+
+def published_cell(source: Published, script: str, env_id: str) -> str:
+    """The source's number for this script's algorithm on this task, in whatever version of the env it used
+    (named beside the number), or "not in it"."""
+    task = env_id.rsplit("-v", 1)[0]
+    for published_env, (mean, std) in source.returns.get(base_algorithm(script), {}).items():
+        if published_env.rsplit("-v", 1)[0] == task:
+            return f"{mean:.2f}" + (f" ± {std:.2f}" if std is not None else "") + f" ({published_env})"
+    return "not in it"
+
+
+def each_seed(runs: list[RunLog], values) -> str:
+    """Each seed's value, in the order of the seeds: "1: 3847.7, 2: 4611.5"."""
+    pairs = sorted(zip((run.seed for run in runs), values, strict=True))
+    return ", ".join(f"{seed}: {value:.1f}" for seed, value in pairs)
+
+
+def budget(runs: list[RunLog]) -> str:
+    """The runs' last logged step: "100,000", or "90,000-100,000" where they differ."""
+    low, high = min(run.last_step for run in runs), max(run.last_step for run in runs)
+    return f"{low:,}" if low == high else f"{low:,}-{high:,}"
+
+
+def best_mean_evaluation(runs: list[RunLog]) -> tuple[float, np.ndarray] | None:
+    """The TD3 paper's metric, of our runs: at the evaluation where the mean over the seeds is highest (of those
+    that every run made), its step and each run's return; None without evaluations."""
+    if not all(len(run.eval_returns) for run in runs):
+        return None
+    steps, returns = evaluation_points(runs, "steps")
+    if returns.shape[1] == 0:
+        return None
+    best = int(np.argmax(returns.mean(axis=0)))
+    return float(steps[0][best]), returns[:, best]
+
+
+def td3_paper_table(runs: list[RunLog]) -> str:
+    """Per task and algorithm (ours and CleanRL's scripts), the TD3 paper's metric of our runs beside its Table 1."""
+    lines = [
+        (
+            "| env | script | n (runs) | steps | ours: max over evaluations of the mean over seeds, ± sample std "
+            "(ddof=1) there | at step | each seed there | TD3 paper, Table 1 (10 seeds, 1M steps) |"
+        ),
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for env_id, script, group in by_task(runs):
+        if base_algorithm(script) is None:
+            continue
+        best = best_mean_evaluation(group)
+        ours = "no evaluations | n/a | n/a"
+        if best is not None:
+            step, values = best
+            ours = f"{np.mean(values):.1f} ± {number(sample_std(values))} | {step:,.0f} | {each_seed(group, values)}"
+        lines.append(
+            f"| {env_id} | `{script}` | {len(group)} | {budget(group)} | {ours} "
+            f"| {published_cell(TD3_PAPER, script, env_id)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def cleanrl_table(runs: list[RunLog]) -> str:
+    """Per task and algorithm (ours and CleanRL's scripts), CleanRL's metric of our runs beside CleanRL's docs."""
+    lines = [
+        (
+            "| env | script | n (runs) | steps | ours: last 10 training episodes, mean ± sample std (ddof=1) "
+            "| each seed | CleanRL's docs (3 seeds, 1M steps) |"
+        ),
+        "|---|---|---|---|---|---|---|",
+    ]
+    for env_id, script, group in by_task(runs):
+        if base_algorithm(script) is None:
+            continue
+        values = [training_return(run) for run in group]
+        lines.append(
+            f"| {env_id} | `{script}` | {len(group)} | {budget(group)} | {np.mean(values):.1f} ± "
+            f"{number(sample_std(values))} | {each_seed(group, values)} | {published_cell(CLEANRL_DOCS, script, env_id)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def published_text(runs: list[RunLog]) -> str:
+    """The section of `results.md` that sets ours beside the published results, each under its own metric."""
+    if not any(base_algorithm(run.script) for run in runs):
+        return ""
+    frequencies = sorted({int(np.min(np.diff(run.eval_steps))) for run in runs if len(run.eval_steps) > 1})
+    every = f"every {' or '.join(f'{f:,}' for f in frequencies)} steps" if frequencies else "(none)"
+    return (
+        "## Beside the published results\n\n"
+        "Each source's numbers under its own metric, and ours computed the same way: mean ± sample std (ddof=1) "
+        "over our n runs, and each seed's value. Each published number names the environment version it was "
+        "measured on; theirs are at 1M steps, ours at the budget in the steps column.\n\n"
+        f"**The TD3 paper's metric.** {TD3_PAPER.source}: {TD3_PAPER.metric}, gym MuJoCo v1, evaluations every "
+        f"5,000 steps. Ours: {TD3_PAPER.ours}; our evaluations are {every} (a maximum over more evaluations of a "
+        "noisy mean is higher by chance). Its DDPG is the authors' configuration of 2018 (400-300 networks, Adam "
+        "1e-3, batches of 100), not ours (256-256, Adam 3e-4, batches of 256).\n\n"
+        f"{td3_paper_table(runs)}\n"
+        f"**CleanRL's metric.** {CLEANRL_DOCS.source}: {CLEANRL_DOCS.metric}; gym MuJoCo v4, but v2 for SAC's "
+        f"locomotion tasks. Ours: {CLEANRL_DOCS.ours}.\n\n"
+        f"{cleanrl_table(runs)}"
+    )
 
 
 def runs_table(runs: list[RunLog], final: str = "auto") -> str:
@@ -772,73 +1117,165 @@ def q_value_text(runs: list[RunLog], env_ids: list[str]) -> str:
 
 @dataclass
 class Aggregate:
-    """Per algorithm, its normalised final returns by task, their IQM with interval, and its profile."""
+    """Each algorithm's runs on the aggregated tasks as normalised scores, and what rliable estimates of them."""
 
-    scores: dict[str, dict[str, np.ndarray]]  # script -> env -> normalised final returns of its runs
-    iqms: dict[str, tuple[float, float, float]]  # script -> (IQM, low, high)
+    tasks: list[str]
+    scores: dict[str, np.ndarray]  # script -> [runs, tasks]: normalised scores (`score`, the last 5 evaluations)
+    last: dict[str, np.ndarray]  # script -> [runs, tasks]: normalised last evaluations (if all its runs evaluated)
+    score_is: dict[str, str]  # script -> what its score is
+    estimates: dict[str, dict[str, Estimate]]  # script -> "IQM", "mean", and of `last` "last IQM", "last mean"
+    improvement: dict[tuple[str, str], Estimate]  # (X, Y) -> P(X > Y), for X before Y in the tables' order
     taus: np.ndarray
-    profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # script -> (profile, low, high)
-    left_out: list[str]  # the envs left out, each with the reason
+    profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # script -> (profile, low, high) at each tau
+    left_out: list[str]  # envs and runs not in it, each with the reason
+    samples: int  # bootstrap resamples
 
 
-def aggregate(runs: list[RunLog], rng: np.random.Generator, final: str = "auto") -> Aggregate:
-    """The stratified-bootstrap IQM and performance profile of each script over the tasks that can be compared:
-    those with normalisation constants that every script has run (`left_out` says which others there are)."""
-    envs = {run.env_id for run in runs}
-    scripts = ordered(run.script for run in runs)
-    run_by = {script: {run.env_id for run in runs if run.script == script} for script in scripts}
-    tasks = sorted(env for env in envs if env in RANDOM_RETURNS and all(env in done for done in run_by.values()))
-    unknown = sorted(envs - set(RANDOM_RETURNS))
-    left_out = [f"{', '.join(unknown)} (no normalisation constants)"] if unknown else []
-    for env in sorted(envs & set(RANDOM_RETURNS) - set(tasks)):
-        missing = [algorithm_name(script) for script, done in run_by.items() if env not in done]
+def aggregated_runs(runs: list[RunLog]) -> tuple[list[str], dict[str, dict[str, list[RunLog]]], list[str]]:
+    """The tasks of the aggregate (those of `AGGREGATE_TASKS` that every script ran), each script's runs on each
+    (as many on every task: rliable takes a [runs, tasks] matrix, so its lowest seeds, as many as its fewest
+    on a task), and what is left out, with why."""
+    envs, scripts = {run.env_id for run in runs}, ordered(run.script for run in runs)
+    ran = {script: {run.env_id for run in runs if run.script == script} for script in scripts}
+    tasks = [env for env in AGGREGATE_TASKS if all(env in done for done in ran.values())]
+    left_out = []
+    for env in sorted(envs - set(AGGREGATE_TASKS)):
+        left_out.append(f"{env} ({NOT_AGGREGATED.get(env, 'no published 1M-step reference to normalise by')})")
+    for env in sorted(envs & set(AGGREGATE_TASKS) - set(tasks)):
+        missing = [algorithm_name(script) for script, done in ran.items() if env not in done]
         left_out.append(f"{env} (no run of {', '.join(missing)})")
-    scores = {script: {} for script in scripts} if tasks else {}
-    for script, by_task in scores.items():
-        for env in tasks:
-            finals = [final_return(run, final)[0] for run in runs if (run.script, run.env_id) == (script, env)]
-            by_task[env] = normalised(env, finals)
-    every = np.concatenate([s for by_task in scores.values() for s in by_task.values()]) if tasks else np.zeros(1)
+    groups = {}
+    for script in scripts if tasks else []:
+        by_env = {env: sorted((r for r in runs if (r.script, r.env_id) == (script, env)), key=lambda r: r.seed)
+                  for env in tasks}  # fmt: skip
+        n = min(len(env_runs) for env_runs in by_env.values())
+        for env, env_runs in by_env.items():
+            if len(env_runs) > n:
+                seeds = ", ".join(str(run.seed) for run in env_runs[n:])
+                left_out.append(f"{algorithm_name(script)}'s {env} seeds {seeds} (it has {n} runs on another task)")
+        groups[script] = {env: env_runs[:n] for env, env_runs in by_env.items()}
+    return tasks, groups, left_out
+
+
+def score_matrices(groups: dict, tasks: list[str], final: str = "auto") -> tuple[dict, dict, dict]:
+    """Per script, the normalised scores of its runs, [runs, tasks]; the same of their last evaluations (scripts
+    whose runs all evaluated, with `final="auto"`); and what the score is."""
+    scores, last, score_is = {}, {}, {}
+    for script, by_env in groups.items():
+        scored = {env: [score(run, final) for run in by_env[env]] for env in tasks}  # (value, what it is)
+        scores[script] = np.stack([normalised(env, [value for value, _ in scored[env]]) for env in tasks], axis=1)
+        score_is[script] = ", ".join(sorted({what for env in tasks for _, what in scored[env]}))
+        if final == "auto" and all(len(run.eval_returns) for env in tasks for run in by_env[env]):
+            last[script] = np.stack([normalised(env, [run.evaluation for run in by_env[env]]) for env in tasks], 1)
+    return scores, last, score_is
+
+
+def iqm_and_mean(scores: np.ndarray) -> np.ndarray:
+    """rliable's IQM of all runs of all tasks and its mean (of the tasks' means) of a [runs, tasks] matrix."""
+    return np.array([metrics.aggregate_iqm(scores), metrics.aggregate_mean(scores)])
+
+
+def aggregate(runs: list[RunLog], final: str = "auto", samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> Aggregate:
+    """The aggregate of `aggregated_runs`, computed by rliable: per script the IQM and the mean of the scores and
+    of the last evaluations, the probability of improvement of each pair of scripts, and the performance
+    profiles, each with its 95% stratified bootstrap interval (`samples` resamples; `seed` seeds them)."""
+    tasks, groups, left_out = aggregated_runs(runs)
+    scores, last, score_is = score_matrices(groups, tasks, final)
+    estimates = {script: {} for script in scores}
+    for prefix, matrices in (("", scores), ("last ", last)):
+        for script, (iqm_estimate, mean_estimate) in interval_estimates(matrices, iqm_and_mean, samples, seed).items():
+            estimates[script] |= {f"{prefix}IQM": iqm_estimate, f"{prefix}mean": mean_estimate}
+    pairs = {(x, y): [scores[x], scores[y]] for i, x in enumerate(scores) for y in list(scores)[i + 1 :]}
+    improvement = {
+        pair: Estimate(float(metrics.probability_of_improvement(*pairs[pair])), estimate.low, estimate.high)
+        for pair, (estimate,) in interval_estimates(pairs, probability_of_improvement, samples, seed).items()
+    }
+    every = np.concatenate([matrix.reshape(-1) for matrix in scores.values()]) if scores else np.zeros(1)
     taus = np.linspace(min(0.0, every.min()), max(1.0, every.max()) * 1.02, PROFILE_POINTS)
-    iqms = {script: stratified_iqm_interval(list(by_task.values()), rng) for script, by_task in scores.items()}
-    profiles = {script: profile_band(list(by_task.values()), taus, rng) for script, by_task in scores.items()}
-    return Aggregate(scores, iqms, taus, profiles, left_out)
+    with numpy_seed(seed):
+        profiles, bands = rly.create_performance_profile(
+            scores, taus, custom_profile_func=score_distribution, reps=samples
+        ) if scores else ({}, {})  # fmt: skip
+    profiles = {script: (profiles[script], *bands[script]) for script in scores}
+    return Aggregate(tasks, scores, last, score_is, estimates, improvement, taus, profiles, left_out, samples)
+
+
+def runs_per_task(result: Aggregate) -> str:
+    """n, the runs per task of each algorithm: "3", or "2-3" where the algorithms differ."""
+    counts = sorted({len(matrix) for matrix in result.scores.values()})
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
 
 
 def aggregate_table(result: Aggregate) -> str:
+    """Per algorithm: its tasks, runs, what its score is, the IQM and the mean of the normalised scores with
+    their intervals, and the same of the last evaluation alone."""
     lines = [
-        "| algorithm | tasks | runs | IQM of the normalised final returns | 95% stratified bootstrap CI |",
-        "|---|---|---|---|---|",
+        (
+            "| algorithm | tasks | runs | score | IQM [95% CI] | mean [95% CI] | last evaluation: IQM [95% CI] "
+            "| last evaluation: mean [95% CI] |"
+        ),
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for script, tasks in result.scores.items():
-        value, low, high = result.iqms[script]
-        runs = sum(len(s) for s in tasks.values())
-        lines.append(f"| {algorithm_name(script)} | {len(tasks)} | {runs} | {value:.3f} | [{low:.3f}, {high:.3f}] |")
+    for script, matrix in result.scores.items():
+        estimate = result.estimates[script]
+        last = [str(estimate[key]) if key in estimate else "n/a" for key in ("last IQM", "last mean")]
+        lines.append(
+            f"| {algorithm_name(script)} | {matrix.shape[1]} | {matrix.size} | {result.score_is[script]} "
+            f"| {estimate['IQM']} | {estimate['mean']} | {' | '.join(last)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def improvement_table(result: Aggregate) -> str:
+    """P(X > Y) of each pair of algorithms, with its interval."""
+    lines = ["| X | Y | P(X > Y) [95% CI] |", "|---|---|---|"]
+    for (x, y), estimate in result.improvement.items():
+        lines.append(f"| {algorithm_name(x)} | {algorithm_name(y)} | {estimate} |")
     return "\n".join(lines) + "\n"
 
 
 def aggregate_text(result: Aggregate, fmt: str = "png") -> str:
-    """The across-task section of `results.md`: the table, the normalisation and its sources."""
+    """The across-task section of `results.md`: what is aggregated and how, the tables, the normalisation."""
     left_out = f"Not in the aggregate: {'; '.join(result.left_out)}.\n" if result.left_out else ""
     if not result.scores:
         return "## Across tasks\n\nNo task to aggregate. " + left_out
-    envs = sorted({env for tasks in result.scores.values() for env in tasks})
+    n, samples = runs_per_task(result), f"{result.samples:,}"
     lines = [
         "## Across tasks",
         "",
-        f"Per algorithm, the interquartile mean (IQM) of the normalised final returns of all its runs on all "
-        f"tasks, with a 95% stratified bootstrap confidence interval ({BOOTSTRAP_SAMPLES} resamples, each "
-        "drawing every task's runs with replacement within that task; percentile interval), as in Agarwal et "
-        "al. 2021 (rliable). [`aggregate." + fmt + "`](aggregate." + fmt + ") draws it beside the performance "
-        "profile: the fraction of runs whose normalised score exceeds tau, with its 95% band from the same "
-        "bootstrap.",
+        (
+            f"Over {', '.join(result.tasks)}: the tasks whose reference is a published 1M-step result, the TD3 "
+            f"paper's. Each run is scored by the mean of its last {SCORE_EVALUATIONS} evaluations (one evaluation "
+            "is a noisy measure of a policy that changes between evaluations), or, without evaluations or with "
+            f"`--final training`, by the mean of its last {RECENT_EPISODES} training episodes (the score column "
+            "says which), normalised per task as (score - random) / (reference - random); beside it, the last "
+            "evaluation alone. Computed with rliable "
+            f"{package_version('rliable')} (Agarwal et al. 2021): the interquartile mean (IQM, the mean of the "
+            "middle 50% of all runs on all tasks) and the mean, each with a 95% stratified bootstrap percentile "
+            f"interval ({samples} resamples of the runs within each task). [`aggregate.{fmt}`](aggregate.{fmt}) "
+            "draws them beside the performance profile: the fraction of runs whose score exceeds tau, with its "
+            "band from the same bootstrap."
+        ),
+        "",
+        (
+            f"With n = {n} runs per task these intervals under-cover: the bootstrap's variance of a task's mean "
+            "is (n - 1)/n of the usual estimate s²/n (two thirds at n = 3), and 3 runs have only 10 distinct "
+            "resamples. Read them as narrower than 95% intervals, and the differences they seem to show as weaker."
+        ),
         "",
         aggregate_table(result),
-        "Normalised score = (final return - random) / (reference - random), per task:",
+        (
+            "Probability of improvement (rliable's `probability_of_improvement`): P(X > Y) is the probability that "
+            "a run of X scores above a run of Y on the same task (ties count half), averaged over the tasks; 0.5 is "
+            "no difference. Its interval: the same bootstrap, each algorithm's runs resampled within each task."
+        ),
+        "",
+        improvement_table(result),
+        "Normalised score = (score - random) / (reference - random), per task:",
         "",
         "| env | random (uniformly random policy, measured) | reference (TD3 paper, 1M steps) |",
         "|---|---|---|",
-        *(f"| `{env}` | {RANDOM_RETURNS[env]:.2f} | {REFERENCE_RETURNS[env]:.2f} |" for env in envs),
+        *(f"| `{env}` | {RANDOM_RETURNS[env]:.2f} | {REFERENCE_RETURNS[env]:.2f} |" for env in result.tasks),
         "",
         f"- random: {RANDOM_SOURCE};",
         f"- reference: {REFERENCE_SOURCE}. A score of 1 is the published 1M-step result, whatever the runs' budget.",
@@ -846,44 +1283,58 @@ def aggregate_text(result: Aggregate, fmt: str = "png") -> str:
     return "\n".join(lines) + "\n" + (f"\n{left_out}" if left_out else "")
 
 
-def write_aggregate_figure(result: Aggregate, output_dir: Path, fmt: str = "png") -> Path:
-    """`aggregate.<fmt>`: each algorithm's IQM with its interval, and the performance profiles with their bands."""
-    style = styles(result.scores)
+def package_version(name: str) -> str:
+    from importlib.metadata import version
+
+    return version(name)
+
+
+def draw_estimates(axes, result: Aggregate, key: str, style: dict) -> None:
+    """Each algorithm's estimate `key` ("IQM" or "mean") as a point with its interval, one row each."""
     scripts = list(result.scores)
-    figure, (iqm_axes, profile_axes) = plt.subplots(
-        1, 2, figsize=(10, 4.2), width_ratios=(1, 1.6), layout="constrained"
-    )
     for row, script in enumerate(scripts):
-        value, low, high = result.iqms[script]
-        iqm_axes.errorbar(
-            value, row, xerr=[[value - low], [high - value]], fmt="o", capsize=4, color=style[script]["color"]
-        )
+        estimate = result.estimates[script][key]
+        error = [[estimate.value - estimate.low], [estimate.high - estimate.value]]
+        axes.errorbar(estimate.value, row, xerr=error, fmt="o", capsize=3, color=style[script]["color"])
+    axes.set_yticks(range(len(scripts)), [algorithm_name(s) for s in scripts])
+    axes.set_ylim(len(scripts) - 0.5, -0.5)
+    axes.set_xlabel(f"{key} of the normalised scores")
+    axes.set_title(key)
+    axes.grid(alpha=0.3)
+
+
+@plt.rc_context(PAPER_STYLE)
+def write_aggregate_figure(result: Aggregate, output_dir: Path, formats=("png",), style=None) -> list[Path]:
+    """`aggregate`: each algorithm's IQM and mean with their intervals, and the performance profiles with their
+    bands, all as rliable estimated them."""
+    style = style or styles(result.scores)
+    width, height = PANEL_INCHES
+    figure, (iqm_axes, mean_axes, profile_axes) = plt.subplots(
+        1, 3, figsize=(2 * width, height + 1.3), width_ratios=(1, 1, 1.6), layout="constrained"
+    )
+    draw_estimates(iqm_axes, result, "IQM", style)
+    draw_estimates(mean_axes, result, "mean", style)
+    mean_axes.tick_params(labelleft=False)
+    for script, matrix in result.scores.items():
         profile, band_low, band_high = result.profiles[script]
-        runs = sum(len(s) for s in result.scores[script].values())
-        label = f"{algorithm_name(script)} ({len(result.scores[script])} tasks, {runs} runs)"
+        label = f"{algorithm_name(script)} ({matrix.shape[1]} tasks, {matrix.size} runs)"
         profile_axes.plot(result.taus, profile, label=label, **style[script])
         profile_axes.fill_between(result.taus, band_low, band_high, color=style[script]["color"], alpha=0.2, lw=0)
-    iqm_axes.set_yticks(range(len(scripts)), [algorithm_name(s) for s in scripts])
-    iqm_axes.set_ylim(len(scripts) - 0.5, -0.5)
-    iqm_axes.set_xlabel("IQM of the normalised final returns")
-    iqm_axes.set_title("IQM, 95% stratified bootstrap CI", fontsize="medium")
     profile_axes.set_xlabel("normalised score tau")
     profile_axes.set_ylabel("fraction of runs with score > tau")
-    profile_axes.set_title("Performance profile", fontsize="medium")
-    for axes in (iqm_axes, profile_axes):
-        axes.grid(alpha=0.3)
-    labels = figure.axes[1].get_legend_handles_labels()[1]
+    profile_axes.set_title("Performance profile")
+    profile_axes.grid(alpha=0.3)
+    labels = profile_axes.get_legend_handles_labels()[1]
     figure.legend(loc="outside upper center", ncols=legend_columns(figure, labels), frameon=False)
-    text = (
-        "Normalised score: (final return - random policy) / (reference - random policy), reference the TD3 "
-        "paper's 1M-step return (Pendulum-v1: 0). IQM over all runs of all tasks; interval and bands: 95% "
-        f"stratified bootstrap ({BOOTSTRAP_SAMPLES} resamples of the runs within each task), percentile."
+    figure_caption(
+        figure,
+        f"Over {', '.join(result.tasks)}. A run's score: the mean of its last {SCORE_EVALUATIONS} evaluations, "
+        "normalised as (score - random policy) / (reference - random policy), the reference the TD3 paper's "
+        "1M-step return. IQM and mean over all runs of all tasks; intervals and bands: 95% stratified bootstrap "
+        f"({result.samples:,} resamples of the runs within each task, percentile; rliable), which with "
+        f"n = {runs_per_task(result)} runs per task under-cover.",
     )
-    figure.supxlabel(textwrap.fill(text, 150), fontsize="small", color="0.25")
-    path = output_dir / f"aggregate.{fmt}"
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_figure(figure, output_dir / "aggregate", formats)
 
 
 def machines(runs: list[RunLog]) -> str:
@@ -892,6 +1343,19 @@ def machines(runs: list[RunLog]) -> str:
     counts = Counter(ran_on for run in runs for ran_on in run.ran_on or unrecorded)
     lines = [f"- {count} run{'s' if count > 1 else ''}: {ran_on}" for ran_on, count in sorted(counts.items())]
     return "Ran on:\n\n" + "\n".join(lines) + "\n"
+
+
+def code_versions(runs: list[RunLog]) -> str:
+    """Which commits made the runs (`result.json`), with how many runs each and whether the tree was dirty."""
+
+    def which(run: RunLog) -> str:
+        if not run.code.get("commit"):
+            return "not recorded (runs made before `benchmarks/run.py` recorded it, or outside it)"
+        return f"commit {run.code['commit'][:12]}" + (", with uncommitted changes" if run.code.get("dirty") else "")
+
+    counts = Counter(which(run) for run in runs)
+    lines = [f"- {count} run{'s' if count > 1 else ''}: {code}" for code, count in sorted(counts.items())]
+    return "Code (each run's in `runs.csv`):\n\n" + "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------------
@@ -931,16 +1395,17 @@ def results_section(
         return status + "\n"
     header, rule, *rows = table_text.strip().splitlines()
     chosen = rows if kind == "all" else [row for row in rows if f"`{kind}`" in row]
-    text = (
-        f"![Training returns: mean over seeds, band from the lowest seed to the highest]({figures}/all_envs.{fmt})\n\n"
-    )
+    text = f"![Training returns: mean over seeds, a thin line per seed]({figures}/all_envs.{fmt})\n\n"
     if kind == "all" and (output_dir / f"all_envs_evaluation.{fmt}").exists():
         text += f"Their evaluation returns:\n\n![Evaluation returns]({figures}/all_envs_evaluation.{fmt})\n\n"
     text += "\n".join([header, rule, *chosen]) + "\n\n"
     if kind == "all" and aggregate and (output_dir / f"aggregate.{fmt}").exists():
         text += (
-            "Across tasks: the interquartile mean of the normalised final returns of all runs on all tasks, with a "
-            "95% stratified bootstrap interval, and the performance profiles (the normalisation and the method: "
+            "Across tasks, by rliable: the interquartile mean and the mean of the normalised scores of all runs on "
+            f"those of {', '.join(AGGREGATE_TASKS)} that every algorithm ran, each run scored by the mean of its "
+            f"last {SCORE_EVALUATIONS} evaluations, with 95% stratified bootstrap intervals, which under-cover with 3 "
+            "runs per task, and the performance profiles (the normalisation, the method and the probabilities of "
+            "improvement: "
             f"[`results.md`]({figures}/results.md)):\n\n{aggregate}\n"
             f"![IQM of the normalised scores and performance profiles]({figures}/aggregate.{fmt})\n\n"
         )
@@ -992,34 +1457,34 @@ def main(argv: list[str] | None = None) -> None:
             fail(f"--q-values {env_id}: no finished run of it logged losses/qf1_values")
     output_dir = args.output_dir or args.runs_dir[0]
     output_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(args.seed)
-    write_figures(runs, output_dir, "training", args.x, args.format)
+    write_outputs(runs, output_dir, args, shlex.join(["python", display(Path(__file__)), *argv]))
+    print(f"{len(runs)} runs: figures, runs.csv and results.md written to {output_dir}")
+
+
+def write_outputs(runs: list[RunLog], output_dir: Path, args: Args, command: str) -> None:
+    """The figures, `runs.csv`, `results.md` and the docs' results sections, from these runs."""
+    style, fmt = styles(run.script for run in runs), args.format[0]  # one colour per name, in every figure
+    write_figures(runs, output_dir, "training", args.x, args.format, style)
     if all(len(run.eval_returns) for run in runs):
-        write_figures(runs, output_dir, "evaluation", args.x, args.format)
+        write_figures(runs, output_dir, "evaluation", args.x, args.format, style)
+    write_runs_csv(runs, output_dir / "runs.csv")
     table_text = table(runs, args.final)
-    result = aggregate(runs, rng, args.final)
+    result = aggregate(runs, args.final, args.bootstrap_samples, args.seed)
     if result.scores:
-        write_aggregate_figure(result, output_dir, args.format)
-    command = shlex.join(["python", display(Path(__file__)), *argv])
+        write_aggregate_figure(result, output_dir, args.format, style)
+    published = published_text(runs)
     (output_dir / "results.md").write_text(
         f"Per task, the final returns of the n runs of each algorithm:\n\n{table_text}\n"
-        f"{aggregate_text(result, args.format)}\n"
+        + f"{aggregate_text(result, fmt)}\n"
+        + (f"{published}\n" if published else "")
         + (f"{q_value_text(runs, args.q_values)}\n" if args.q_values else "")
         + f"{runs_table(runs, args.final)}\n"
-        + f"Made by: `{command}`\n\n{machines(runs)}"
+        + f"Made by: `{command}`\n\n{machines(runs)}\n{code_versions(runs)}"
     )
-    agg = aggregate_table(result) if result.scores else ""
-    update_docs(
-        args.update_docs,
-        output_dir,
-        table_text,
-        status_line(runs, args.runs_dir, args.env_ids, args.scripts),
-        agg,
-        args.format,
-    )
+    status = status_line(runs, args.runs_dir, args.env_ids, args.scripts)
+    update_docs(args.update_docs, output_dir, table_text, status, aggregate_table(result) if result.scores else "", fmt)
     for env_id in args.q_values:
-        write_q_value_figure(runs, env_id, output_dir, args.x, args.format)
-    print(f"{len(runs)} runs: figures and results.md written to {output_dir}")
+        write_q_value_figure(runs, env_id, output_dir, args.x, args.format, style)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """benchmarks/plot.py: per-task statistics, the across-task aggregate, reading any runs directory, the figures."""
 
+import csv
 import json
 import warnings
 from pathlib import Path
@@ -8,28 +9,36 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from plot import (
+    CLEANRL_DOCS,
+    PAPER_STYLE,
     RANDOM_RETURNS,
     REFERENCE_RETURNS,
+    RUNS_CSV_COLUMNS,
+    TD3_PAPER,
     RunLog,
     aggregate,
     algorithm_name,
     caption,
+    cleanrl_table,
     discounted_state_value,
     draw_panel,
+    interval_estimates,
     iqm,
+    iqm_and_mean,
     legend_columns,
     main,
     normalised,
     performance_profile,
-    profile_band,
+    probability_of_improvement,
+    published_text,
     q_value_table,
     random_policy_return,
     read_runs,
+    score_distribution,
     status_line,
-    stratified_bootstrap,
-    stratified_iqm_interval,
     styles,
     table,
+    td3_paper_table,
 )
 
 START = 1_700_000_000.0  # the wall time of a run's first event
@@ -73,10 +82,13 @@ def evaluated_run(seed: int, final: float, eval_steps=(500.0, 1000.0)) -> RunLog
     )  # fmt: skip
 
 
+QUICK = ["--bootstrap-samples", "200", "--format", "png"]  # few resamples, one format: a test in seconds
+
+
 def rows_of(report: str) -> dict[str, list[str]]:
-    """The per-task rows of results.md, by script: their cells."""
+    """The per-task rows of results.md (its first table), by script: their cells."""
     rows = {}
-    for line in report.splitlines():
+    for line in report.split("\n## ")[0].splitlines():
         cells = [cell.strip() for cell in line.split("|")[1:-1]]
         if len(cells) == 7 and cells[1].startswith("`"):
             rows[cells[1].strip("`")] = cells
@@ -125,49 +137,102 @@ def test_the_random_policy_constant_is_what_the_measurement_gives():
     assert round(measured, 2) == RANDOM_RETURNS["InvertedPendulum-v4"]
 
 
-def test_stratified_bootstrap_resamples_within_each_task():
-    rng = np.random.default_rng(0)
-    assert stratified_iqm_interval([[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]], rng) == (0.5, 0.5, 0.5)  # all equal
-    # Every resample keeps 3 runs of each task: the IQM of 0,0,0,1,1,1 is always 0.5. A bootstrap over the
-    # six runs pooled would draw, say, five zeros, and its interval would not collapse.
-    samples = stratified_bootstrap([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], rng)
-    assert samples.shape == (2000, 6) and (samples[:, :3] == 0).all() and (samples[:, 3:] == 1).all()
-    assert stratified_iqm_interval([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], rng) == (0.5, 0.5, 0.5)
-    # Task A's two runs resampled: (0, 0) with probability 1/4, else a 1 among them; task B stays 10, 10, 10.
-    # Pooled, 5 runs, one cut at each end: IQM 20/3 for (0, 0), 7 otherwise; the percentile interval spans both.
-    value, low, high = stratified_iqm_interval([[0.0, 1.0], [10.0, 10.0, 10.0]], rng)
-    assert value == 7.0 and low == pytest.approx(20 / 3) and high == 7.0
+FEW = 200  # bootstrap resamples in the tests: plot.py's 50,000 take about 10 s an estimate
+
+
+def test_rliables_stratified_bootstrap_resamples_within_each_task():
+    # [runs, tasks]: each column a task. Every resample keeps 3 runs of each task: the IQM of 0,0,0,1,1,1 is
+    # always 0.5. A bootstrap over the six runs pooled would draw, say, five zeros, and its interval would not collapse.
+    ((iqm_estimate, mean_estimate),) = interval_estimates({"a": np.array([[0.0, 1.0]] * 3)}, iqm_and_mean, FEW).values()
+    assert (iqm_estimate.value, iqm_estimate.low, iqm_estimate.high) == (0.5, 0.5, 0.5)
+    assert (mean_estimate.value, mean_estimate.low, mean_estimate.high) == (0.5, 0.5, 0.5)
+    # Task A's two runs resampled: (0, 0) with probability 1/4, else a 1 among them; task B stays 10, 10. Pooled,
+    # 4 runs, one cut at each end: IQM 5 for (0, 0), 5.5 otherwise; the percentile interval spans both.
+    ((estimate, _),) = interval_estimates({"a": np.array([[0.0, 10.0], [1.0, 10.0]])}, iqm_and_mean, FEW).values()
+    assert (estimate.value, estimate.low, estimate.high) == (5.5, 5.0, 5.5)
+    # Seeded: the same resamples again, and NumPy's global generator left as it was.
+    state = np.random.get_state()[1].copy()
+    scores = {"a": np.random.default_rng(1).random((3, 3))}
+    assert interval_estimates(scores, iqm_and_mean, FEW, seed=4) == interval_estimates(
+        scores, iqm_and_mean, FEW, seed=4
+    )
+    assert (np.random.get_state()[1] == state).all()
 
 
 def test_iqm_drops_a_quarter_at_each_end_of_all_runs():
     assert iqm([3, 0, 1, 2, 7, 6, 5, 4]) == 3.5  # keeps 2, 3, 4, 5
-    value, _, _ = stratified_iqm_interval([[0, 1, 2, 3], [4, 5, 6, 7]], np.random.default_rng(0))
-    assert value == 3.5  # over the runs of both tasks together
+    assert iqm_and_mean(np.array([[0, 4], [1, 5], [2, 6], [3, 7]])).tolist() == [3.5, 3.5]  # over both tasks' runs
+
+
+def test_the_fast_profile_and_probability_of_improvement_are_rliables():
+    from rliable import library, metrics
+
+    rng = np.random.default_rng(0)
+    taus = np.linspace(0, 1, 21)
+    for x, y in [
+        (rng.random((3, 3)), rng.random((4, 3))),
+        (rng.integers(0, 3, (3, 2)) / 2, rng.integers(0, 3, (3, 2)) / 2),
+    ]:
+        assert probability_of_improvement(x, y) == pytest.approx(metrics.probability_of_improvement(x, y), abs=1e-12)
+        assert score_distribution(x, taus).tolist() == library.score_distributions(x, taus).tolist()
+    same = np.array([[0.1, 0.2], [0.3, 0.4]])  # equal columns: rliable's special case, 0.5
+    assert probability_of_improvement(same, same) == metrics.probability_of_improvement(same, same) == 0.5
 
 
 def test_performance_profile_is_the_fraction_of_runs_above_tau():
     scores = np.array([0.1, 0.5, 0.9, 1.2])
     assert performance_profile(scores, np.array([0.0, 0.5, 1.0, 2.0])).tolist() == [1.0, 0.5, 0.25, 0.0]
-    profile, low, high = profile_band([[0.2, 0.2], [0.8, 0.8]], np.array([0.0, 0.5, 1.0]), np.random.default_rng(0))
-    assert profile.tolist() == low.tolist() == high.tolist() == [1.0, 0.5, 0.0]  # within-task resamples: no spread
-    profile, low, high = profile_band([[0.2, 0.8]], np.array([0.5]), np.random.default_rng(0))
-    assert (profile[0], low[0], high[0]) == (0.5, 0.0, 1.0)
 
 
-def test_the_aggregate_compares_algorithms_on_the_tasks_that_all_of_them_ran():
-    def run(script: str, env_id: str, final: float) -> RunLog:
-        steps = np.arange(100.0, 1001.0, 100.0)
-        return RunLog(script, env_id, 1, 60.0, steps, np.full(10, final), np.array([]), np.array([]))
+def scored_run(script: str, env_id: str, seed: int, evaluations=(), training: float = 0.0) -> RunLog:
+    """A run with 10 training episodes of return `training`, and evaluations of these returns every 100 steps."""
+    steps = np.arange(100.0, 1001.0, 100.0)
+    eval_steps = np.arange(1, len(evaluations) + 1) * 100.0
+    returns = np.full(10, training)
+    return RunLog(script, env_id, seed, 60.0, steps, returns, eval_steps, np.array(evaluations, float), last_step=1000)
 
-    runs = [run("td3_continuous.py", "Hopper-v4", 3564.07), run("td3_continuous_action", "Hopper-v4", 32.09)]
-    runs += [run("td3_continuous.py", "Walker2d-v4", 5.0), run("td3_continuous.py", "MyEnv-v0", 5.0)]
-    result = aggregate(runs, np.random.default_rng(0))
-    assert {script: list(by_task) for script, by_task in result.scores.items()} == {
-        "td3_continuous.py": ["Hopper-v4"], "td3_continuous_action": ["Hopper-v4"],
-    }  # fmt: skip
-    assert result.iqms["td3_continuous.py"] == pytest.approx((1.0, 1.0, 1.0))
-    assert result.iqms["td3_continuous_action"][0] == pytest.approx(0.0)
-    assert result.left_out == ["MyEnv-v0 (no normalisation constants)", "Walker2d-v4 (no run of CleanRL TD3)"]
+
+def test_the_aggregate_is_over_the_locomotion_tasks_that_all_algorithms_ran():
+    hopper = REFERENCE_RETURNS["Hopper-v4"]
+    runs = [scored_run("td3_continuous.py", "Hopper-v4", 1, training=hopper)]
+    runs += [scored_run("td3_continuous_action", "Hopper-v4", 1, training=RANDOM_RETURNS["Hopper-v4"])]
+    runs += [
+        scored_run("td3_continuous.py", env, 1, training=5.0) for env in ("Walker2d-v4", "MyEnv-v0", "Pendulum-v1")
+    ]
+    result = aggregate(runs, samples=FEW)
+    assert result.tasks == ["Hopper-v4"] and list(result.scores) == ["td3_continuous.py", "td3_continuous_action"]
+    assert result.estimates["td3_continuous.py"]["IQM"].value == pytest.approx(1.0)
+    assert result.estimates["td3_continuous_action"]["mean"].value == pytest.approx(0.0)
+    assert "last IQM" not in result.estimates["td3_continuous.py"]  # no evaluations: no last evaluation
+    assert result.score_is["td3_continuous.py"] == "last 10 training episodes"
+    ((pair, improvement),) = result.improvement.items()
+    assert pair == ("td3_continuous.py", "td3_continuous_action") and improvement.value == 1.0
+    assert result.left_out == [
+        "MyEnv-v0 (no published 1M-step reference to normalise by)",
+        "Pendulum-v1 (its reference, 0, is a bound of the returns that no policy reaches, not a published result)",
+        "Walker2d-v4 (no run of CleanRL TD3)",
+    ]
+
+
+def test_each_run_scores_the_mean_of_its_last_five_evaluations_and_the_last_one_is_beside_it():
+    reference, random = REFERENCE_RETURNS["Hopper-v4"], RANDOM_RETURNS["Hopper-v4"]
+    # Normalised evaluations 0, 0, 0.5, 0.5, 0.5, 0.5, 1: the last five average 0.6, the last is 1.
+    evaluations = [random + f * (reference - random) for f in (0, 0, 0.5, 0.5, 0.5, 0.5, 1.0)]
+    runs = [scored_run("sac_continuous.py", "Hopper-v4", seed, evaluations) for seed in (1, 2, 3)]
+    # Uneven seeds: a fourth on Hopper but not on Walker2d is left out, so that every task has 3 runs.
+    runs += [scored_run("sac_continuous.py", "Walker2d-v4", seed, [5.76] * 7) for seed in (1, 2, 3)]
+    runs += [scored_run("sac_continuous.py", "Hopper-v4", 4, [reference] * 7)]
+    result = aggregate(runs, samples=FEW)
+    assert result.scores["sac_continuous.py"].shape == (3, 2)  # [runs, tasks]
+    assert result.scores["sac_continuous.py"][:, 0] == pytest.approx([0.6] * 3)
+    estimates = result.estimates["sac_continuous.py"]
+    assert estimates["mean"].value == pytest.approx(0.3) and estimates["last mean"].value == pytest.approx(0.5)
+    assert result.score_is["sac_continuous.py"] == "mean of the last 5 evaluations"
+    assert result.left_out == ["SAC's Hopper-v4 seeds 4 (it has 3 runs on another task)"]
+    # Half the runs score 0.6, half 0: every resample within a task is the same, and so is the profile.
+    profile, low, high = result.profiles["sac_continuous.py"]
+    assert profile.tolist() == low.tolist() == high.tolist()
+    assert profile[result.taus < 0.59].tolist() == [0.5] * (result.taus < 0.59).sum() and profile[-1] == 0.0
 
 
 # ---------------------------------------------------------------------------------------
@@ -178,7 +243,7 @@ def test_plain_runs_and_cleanrl_runs_are_read_named_and_tabulated(tmp_path):
     for seed in (1, 2):
         ours(runs_dir, "Hopper-v4", seed, [100.0 * seed] * 10, [(500, 5.0), (1000, 300.0 * seed)])
         cleanrl(cleanrl_dir / f"Hopper-v4__td3_continuous_action__{seed}" / "runs", "Hopper-v4", seed, [50.0] * 10)
-    main(["--runs-dir", str(runs_dir), str(cleanrl_dir), "--output-dir", str(tmp_path / "out")])
+    main(["--runs-dir", str(runs_dir), str(cleanrl_dir), "--output-dir", str(tmp_path / "out"), *QUICK])
     runs = read_runs([runs_dir, cleanrl_dir])
     assert sorted((run.script, run.seed) for run in runs) == [
         ("td3_continuous.py", 1), ("td3_continuous.py", 2), ("td3_continuous_action", 1), ("td3_continuous_action", 2),
@@ -197,7 +262,8 @@ def test_plain_runs_and_cleanrl_runs_are_read_named_and_tabulated(tmp_path):
     assert rows["td3_continuous_action"][5] == "last 10 training episodes"
     # The aggregate, with its normalisation and the command.
     assert "| TD3 | 1 | 2 |" in report and "| CleanRL TD3 | 1 | 2 |" in report
-    assert "95% stratified bootstrap CI" in report and "arXiv:1802.09477" in report
+    assert "| IQM [95% CI] | mean [95% CI] |" in report and "arXiv:1802.09477" in report
+    assert "| TD3 | CleanRL TD3 | " in report  # the probability of improvement
     assert f"| `Hopper-v4` | {RANDOM_RETURNS['Hopper-v4']:.2f} | 3564.07 |" in report
     assert f"--runs-dir {runs_dir} {cleanrl_dir}" in report
     for name in ("Hopper-v4.png", "all_envs.png", "aggregate.png"):
@@ -205,7 +271,7 @@ def test_plain_runs_and_cleanrl_runs_are_read_named_and_tabulated(tmp_path):
     assert not (tmp_path / "out" / "all_envs_evaluation.png").exists()  # CleanRL's runs do not evaluate
     # Only some envs and scripts; the training returns as the final return of every run.
     main(["--runs-dir", str(runs_dir), str(cleanrl_dir), "--output-dir", str(tmp_path / "td3"),
-          "--scripts", "td3_continuous.py", "--final", "training"])  # fmt: skip
+          "--scripts", "td3_continuous.py", "--final", "training", *QUICK])  # fmt: skip
     rows = rows_of((tmp_path / "td3" / "results.md").read_text())
     assert list(rows) == ["td3_continuous.py"] and rows["td3_continuous.py"][3] == "150.0 ± 70.7"
 
@@ -261,17 +327,24 @@ def test_nothing_to_plot_is_one_line_and_exit_status_2(tmp_path, capsys):
 # ---------------------------------------------------------------------------------------
 # Figures
 # ---------------------------------------------------------------------------------------
-def test_evaluations_are_drawn_at_their_steps_with_markers_and_the_band_is_min_to_max():
+def labelled(axes) -> list:
+    """The lines of a panel that the legend names (the means), not each seed's."""
+    return [line for line in axes.lines if not line.get_label().startswith("_")]
+
+
+def test_evaluations_are_drawn_at_their_steps_with_markers_and_a_thin_line_per_seed():
     runs = [evaluated_run(seed, final, eval_steps=(300.0, 600.0, 900.0)) for seed, final in ((1, 10.0), (2, 40.0))]
     figure, axes = plt.subplots()
     draw_panel(axes, runs, "evaluation", "steps", styles(["td3_continuous.py"]))
-    (line,) = axes.lines
+    (line,) = labelled(axes)
     assert line.get_xdata().tolist() == [300.0, 600.0, 900.0] and line.get_marker() == "o"
     assert line.get_ydata().tolist() == [0.0, 0.0, 25.0] and line.get_label() == "TD3"
-    (band,) = axes.collections
-    assert band.get_paths()[0].vertices[:, 1].min() == 0.0 and band.get_paths()[0].vertices[:, 1].max() == 40.0
+    seeds = [seed_line for seed_line in axes.lines if seed_line is not line]
+    assert [seed_line.get_ydata()[-1] for seed_line in seeds] == [10.0, 40.0] and not axes.collections  # no band
+    assert all(seed_line.get_linewidth() < line.get_linewidth() for seed_line in seeds)
+    assert axes.get_xticks().tolist()[1:-1] == [300.0, 600.0, 900.0]  # the ticks at the evaluation points
     plt.close(figure)
-    assert "min to max over seeds" in caption("evaluation", "steps", "3 seeds") and "3 seeds" in caption(
+    assert "Thin lines: each seed" in caption("evaluation", "steps", "3 seeds") and "3 seeds" in caption(
         "training", "steps", "3 seeds"
     )
 
@@ -281,17 +354,18 @@ def test_svg_figures_and_wall_clock_hours(tmp_path):
     for seed in (1, 2):
         ours(runs_dir, "Pendulum-v1", seed, [-1000.0 + 100 * i for i in range(10)], [(500, -500.0), (1000, -200.0)])
     main(["--runs-dir", str(runs_dir), "--output-dir", str(tmp_path / "out"), "--format", "svg", "--x", "time"])
-    for name in ("Pendulum-v1", "all_envs", "Pendulum-v1_evaluation", "all_envs_evaluation", "aggregate"):
+    for name in ("Pendulum-v1", "all_envs", "Pendulum-v1_evaluation", "all_envs_evaluation"):
         assert (tmp_path / "out" / f"{name}.svg").read_text().lstrip().startswith("<?xml")
         assert not (tmp_path / "out" / f"{name}.png").exists()
+    assert not list((tmp_path / "out").glob("aggregate.*"))  # Pendulum-v1 is not aggregated
     # On the time axis: hours since each run's first event (here step 100, so step 1,000 is 0.9 h later).
     runs = read_runs([runs_dir])
     figure, axes = plt.subplots()
     draw_panel(axes, runs, "training", "time", styles(["td3_continuous.py"]))
-    assert axes.lines[0].get_xdata().max() == pytest.approx(0.9) and axes.get_xlabel() == "wall-clock hours"
+    assert labelled(axes)[0].get_xdata().max() == pytest.approx(0.9) and axes.get_xlabel() == "wall-clock hours"
     axes.clear()
     draw_panel(axes, runs, "evaluation", "time", styles(["td3_continuous.py"]))
-    assert axes.lines[0].get_xdata().tolist() == pytest.approx([(400 * 3.6 + 1) / 3600, (900 * 3.6 + 1) / 3600])
+    assert labelled(axes)[0].get_xdata().tolist() == pytest.approx([(400 * 3.6 + 1) / 3600, (900 * 3.6 + 1) / 3600])
     plt.close(figure)
 
 
@@ -349,7 +423,9 @@ def test_the_q_value_table_compares_the_last_tenth_of_the_steps():
 def test_q_values_add_their_table_to_results_md(tmp_path):
     for seed in (1, 2):
         ours(tmp_path / "runs", "Hopper-v4", seed, [10.0 * i for i in range(1, 11)], [(1000, 50.0)])
-    main(["--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "out"), "--q-values", "Hopper-v4"])
+    main(
+        ["--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "out"), "--q-values", "Hopper-v4", *QUICK]
+    )
     report = (tmp_path / "out" / "results.md").read_text()
     assert "## Q-values" in report and "| Hopper-v4 | `td3_continuous.py` | 2 |" in report.split("## Q-values")[1]
 
@@ -357,7 +433,7 @@ def test_q_values_add_their_table_to_results_md(tmp_path):
 def test_results_md_lists_each_run_with_its_best_training_return(tmp_path):
     ours(tmp_path / "runs", "Hopper-v4", 2, [5.0, 90.0] + [-3.0] * 8, [(1000, 7.0)])
     ours(tmp_path / "runs", "Hopper-v4", 1, [-2.0] * 9 + [-1.0], [(1000, 4.0)])
-    main(["--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "out")])
+    main(["--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "out"), *QUICK])
     section = (tmp_path / "out" / "results.md").read_text().split("## Each run")[1]
     rows = [line for line in section.splitlines() if line.startswith("| Hopper-v4")]
     assert rows == ["| Hopper-v4 | `td3_continuous.py` | 1 | 4.0 | 10 | -1.0 |",
@@ -387,3 +463,118 @@ def test_cleanrl_runs_in_the_runners_layout_are_read(tmp_path):
     cleanrl(run_dir / "runs", "Hopper-v4", 1, [10.0] * 10)
     (run_dir / "log.txt").write_text("done\n")
     assert [run.script for run in read_runs([tmp_path])] == ["td3_continuous_action"]
+
+
+# ---------------------------------------------------------------------------------------
+# runs.csv, the published results beside ours, figures a paper would take
+# ---------------------------------------------------------------------------------------
+def runner_run(runs_dir: Path, name: str, seed: int, evaluations, code: dict) -> Path:
+    """A run of benchmarks/run.py: its directory, the script's log under runs/, and result.json with `code`."""
+    run_dir = runs_dir / f"Hopper-v4__{name}__{seed}"
+    log_dir = ours(run_dir / "runs", "Hopper-v4", seed, [10.0 * i for i in range(1, 13)], evaluations, 1200)
+    result = {
+        "script": "td3_continuous.py",
+        "variant": None if name == "td3_continuous" else name,
+        "seed": seed,
+        "env_id": "Hopper-v4",
+        "wall_time_seconds": 125.0,
+        "tensorboard_dir": str(log_dir.relative_to(run_dir)),
+    }
+    (run_dir / "result.json").write_text(json.dumps(result | code))
+    return run_dir
+
+
+def test_runs_csv_has_a_row_per_run_with_the_commit_that_made_it(tmp_path):
+    evaluations = [(step, step / 10) for step in range(200, 1201, 200)]  # 20, 40, ..., 120
+    runner_run(tmp_path / "runs", "td3_continuous", 1, evaluations, {"commit": "a" * 40, "dirty": False})
+    runner_run(tmp_path / "runs", "td3-fast", 2, evaluations, {"commit": "b" * 40, "dirty": True, "script_sha256": "c"})
+    ours(tmp_path / "runs", "Hopper-v4", 3, [5.0] * 10)  # a plain run: no evaluations, no result.json
+    main(["--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "out"), *QUICK])
+    with (tmp_path / "out" / "runs.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert tuple(rows[0]) == RUNS_CSV_COLUMNS and RUNS_CSV_COLUMNS[:8] == (
+        "env_id", "name", "seed", "steps", "final_return", "last5_evaluation_return", "last10_training_return",
+        "evaluations",
+    )  # fmt: skip
+    cells = {(row["name"], row["seed"]): row for row in rows}
+    assert list(cells) == [("td3_continuous", "1"), ("td3_continuous", "3"), ("td3-fast", "2")]  # the tables' order
+    assert {key: cells["td3_continuous", "1"][key] for key in RUNS_CSV_COLUMNS[:12]} == {
+        "env_id": "Hopper-v4",
+        "name": "td3_continuous",
+        "seed": "1",
+        "steps": "1200",
+        "final_return": "120.00",
+        "last5_evaluation_return": "80.00",
+        "last10_training_return": "75.00",
+        "evaluations": "6",
+        "wall_seconds": "125.0",
+        "commit": "a" * 40,
+        "dirty": "false",
+        "script_sha256": "",
+    }  # fmt: skip  (last 5 evaluations: 40..120; last 10 episodes: 30..120)
+    variant = cells["td3-fast", "2"]
+    assert (variant["commit"], variant["dirty"], variant["script_sha256"]) == (
+        "b" * 40, "true", "c",
+    )  # fmt: skip
+    plain = cells["td3_continuous", "3"]
+    assert (plain["seed"], plain["final_return"], plain["last5_evaluation_return"]) == ("3", "", "")
+    assert (plain["last10_training_return"], plain["commit"], plain["dirty"]) == ("5.00", "", "")
+    report = (tmp_path / "out" / "results.md").read_text()
+    assert f"- 1 run: commit {'a' * 12}\n" in report and f"- 1 run: commit {'b' * 12}, with uncommitted" in report
+
+
+def test_each_published_number_is_beside_ours_computed_the_same_way():
+    # TD3 on HalfCheetah: evaluations at steps 100 and 200; the mean over seeds is highest at 200 (250 > 200).
+    runs = [scored_run("td3_continuous.py", "HalfCheetah-v4", seed, evaluations, training=10.0 * seed)
+            for seed, evaluations in ((2, [200.0, 100.0]), (1, [100.0, 400.0]), (3, [300.0, 250.0]))]  # fmt: skip
+    runs += [scored_run("sac_continuous.py", "Hopper-v4", 1, [50.0], training=7.0)]
+    runs += [scored_run("td3-no-delay", "Hopper-v4", 1, [50.0])]  # a variant: no published number
+    td3_rows = td3_paper_table(runs).strip().splitlines()[2:]
+    assert td3_rows == [
+        (
+            "| HalfCheetah-v4 | `td3_continuous.py` | 3 | 1,000 | 250.0 ± 150.0 | 200 | 1: 400.0, 2: 100.0, 3: 250.0 "
+            "| 9636.95 ± 859.07 (HalfCheetah-v1) |"
+        ),
+        "| Hopper-v4 | `sac_continuous.py` | 1 | 1,000 | 50.0 ± n/a | 100 | 1: 50.0 | not in it |",
+    ]
+    cleanrl_rows = cleanrl_table(runs).strip().splitlines()[2:]
+    assert cleanrl_rows == [
+        (
+            "| HalfCheetah-v4 | `td3_continuous.py` | 3 | 1,000 | 20.0 ± 10.0 | 1: 10.0, 2: 20.0, 3: 30.0 "
+            "| 9583.22 ± 126.09 (HalfCheetah-v4) |"
+        ),
+        "| Hopper-v4 | `sac_continuous.py` | 1 | 1,000 | 7.0 ± n/a | 1: 7.0 | 2310.46 ± 342.82 (Hopper-v2) |",
+    ]
+    text = published_text(runs)  # each source named, with its environment version and its metric
+    assert TD3_PAPER.source in text and TD3_PAPER.metric in text and "gym MuJoCo v1" in text
+    assert CLEANRL_DOCS.source in text and CLEANRL_DOCS.metric in text and "v4, but v2 for SAC" in text
+    assert TD3_PAPER.returns["DDPG"]["Hopper-v1"] == (1860.02, None)  # "Our DDPG" in Table 1: no spread given
+
+
+def test_one_colour_per_algorithm_in_every_figure_and_no_red():
+    study = styles(["td3-no-delay", "ddpg_continuous.py", "td3_continuous_action", "sac_continuous.py", "ddpg-ou"])
+    assert styles(["td3_continuous.py"])["td3_continuous.py"] == {"color": "tab:orange", "linestyle": "-"}
+    assert study["ddpg_continuous.py"]["color"] == "tab:blue" and study["sac_continuous.py"]["color"] == "tab:green"
+    assert study["td3_continuous_action"] == {"color": "tab:orange", "linestyle": "--"}  # CleanRL's: dashed
+    variants = [study["ddpg-ou"]["color"], study["td3-no-delay"]["color"]]
+    assert len(set(variants)) == 2 and not {"tab:red", "tab:blue", "tab:orange", "tab:green"} & set(variants)
+    many = styles([f"variant-{i}" for i in range(8)])
+    assert len({(style["color"], style["linestyle"]) for style in many.values()}) == 8
+
+
+def test_one_call_writes_png_pdf_and_svg_at_column_width_with_legible_text(tmp_path, monkeypatch):
+    import matplotlib.text
+    import plot
+
+    runs = [evaluated_run(seed, final) for seed, final in ((1, 10.0), (2, 40.0))]
+    figures, save = [], plot.save_figure
+    monkeypatch.setattr(plot, "save_figure", lambda figure, *rest: figures.append(figure) or save(figure, *rest))
+    plot.write_figures(runs, tmp_path, "training", formats=("png", "pdf", "svg"))
+    for name in ("Hopper-v4", "all_envs"):
+        assert {path.suffix for path in tmp_path.glob(f"{name}.*")} == {".png", ".pdf", ".svg"}
+    assert [figure.get_figwidth() for figure in figures] == [3.5, 3.5]  # one env: one panel a figure
+    texts = [text for figure in figures for text in figure.findobj(matplotlib.text.Text) if text.get_text()]
+    assert min(text.get_fontsize() for text in texts) >= 8 == PAPER_STYLE["font.size"]
+    # No date in them: a figure drawn again from the same runs differs only where the drawing does.
+    assert b"<dc:date>" not in (tmp_path / "all_envs.svg").read_bytes()
+    assert b"/CreationDate" not in (tmp_path / "all_envs.pdf").read_bytes()
