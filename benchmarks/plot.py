@@ -28,9 +28,10 @@ more), each algorithm in one colour in every figure:
   evaluations normalised as (score - random policy) / (reference - random policy), the interquartile mean
   (IQM) and the mean of all runs on all tasks with 95% stratified bootstrap intervals (50,000 resamples),
   the same for the last evaluation alone, and the probability of improvement of each pair of algorithms.
-  Then ours beside the published results, each under its own metric: the TD3 paper's (the maximum over
-  training of the mean evaluation return over the seeds) and CleanRL's (the training return at the end),
-  each seed's value given; below all, the machines, versions and commits of the runs;
+  Then ours beside the published results, each under its own metric: the TD3 paper's and Tianshou's
+  benchmark's (the maximum over training of the mean evaluation return over the seeds) and CleanRL's (each
+  run's mean return over its last 100 training episodes), each seed's value given, the spread with ddof=0 as
+  theirs; below all, the machines, versions and commits of the runs;
 - `aggregate.png`: those IQMs and means with their intervals, and the performance profile (the fraction
   of runs whose normalised score exceeds tau, against tau) with its 95% stratified bootstrap band;
 - with `--q-values ENV ...`, `q_values_<env>.png` for those envs: the critics' mean Q-value as logged
@@ -131,17 +132,26 @@ class Published:
     metric: str  # what its numbers are
     ours: str  # what of ours is computed the same way
     returns: dict[str, dict[str, tuple[float, float | None]]]
+    decimals: int = 2  # as many as the source prints, so that a number is shown as it was published
 
+
+# The TD3 paper's metric, which Tianshou's benchmark also uses: of our runs, computed by `best_mean_evaluation`.
+MAX_AVERAGE_OURS = "the maximum over the evaluations of the mean over the seeds, ± std (ddof=0) over the seeds there"
 
 # Fujimoto et al. 2018, "Addressing Function Approximation Error in Actor-Critic Methods", arXiv:1802.09477,
-# Table 1 (https://arxiv.org/abs/1802.09477), as CleanRL's docs quote it: "Max Average Return over 10 trials of
-# 1 million time steps", gym MuJoCo v1; ± one standard deviation over the trials. Evaluations every 5,000
-# steps, 10 episodes each, without exploration noise. DDPG: its "Our DDPG" column (the authors' DDPG of 2018:
-# 400-300 networks, Adam 1e-3, batches of 100; ours follows their OurDDPG.py of today, 256-256, Adam 3e-4).
+# Table 1: "Max Average Return over 10 trials of 1 million time steps", gym MuJoCo v1, ± one standard deviation
+# over the trials; evaluations every 5,000 steps, 10 episodes each, without exploration noise. Checked against
+# the paper's text, and for TD3 recomputed from the learning curves the authors published with it
+# (learning_curves/ of https://github.com/sfujim/TD3 at commit 34770cc, 10 seeds x 201 evaluations): each number
+# is the highest, over the evaluations at 5,000 to 1M steps, of the mean over the 10 seeds, and its ± is the
+# population std (ddof=0) of the 10 seeds at that evaluation (e.g. Hopper: 3564.07 and 114.738 at 970,000 steps).
+# DDPG: its "Our DDPG" column (the authors' DDPG of 2018: 400-300 networks, Adam 1e-3, batches of 100; ours
+# follows their OurDDPG.py of today, 256-256, Adam 3e-4), which gives no ± (CleanRL's docs add "± 0.00" to its
+# InvertedPendulum; the paper does not).
 TD3_PAPER = Published(
     source="TD3 paper, Table 1 (Fujimoto et al. 2018, arXiv:1802.09477); DDPG: its 'Our DDPG' column",
-    metric="the maximum over 1M steps of the mean evaluation return over 10 seeds, ± std over the seeds",
-    ours="the maximum over the evaluations of the mean over the seeds, ± std over the seeds at that evaluation",
+    metric="the maximum over 1M steps of the mean evaluation return over 10 seeds, ± std (ddof=0) over the seeds",
+    ours=MAX_AVERAGE_OURS,
     returns={
         "TD3": {
             "HalfCheetah-v1": (9636.95, 859.065), "Hopper-v1": (3564.07, 114.74),
@@ -149,18 +159,26 @@ TD3_PAPER = Published(
         },
         "DDPG": {
             "HalfCheetah-v1": (8577.29, None), "Hopper-v1": (1860.02, None),
-            "Walker2d-v1": (3098.11, None), "InvertedPendulum-v1": (1000.00, 0.00),
+            "Walker2d-v1": (3098.11, None), "InvertedPendulum-v1": (1000.00, None),
         },
     },
 )  # fmt: skip
-# CleanRL's documentation at commit fe8d8a0 (https://docs.cleanrl.dev/rl-algorithms/td3/, .../ddpg/ and
-# .../sac/; docs/rl-algorithms/{td3,ddpg,sac}.md of https://github.com/vwxyzjn/cleanrl): the training
-# episodic return (with exploration noise) at the end of 1M steps, mean ± std over 3 seeds; gym MuJoCo v4,
-# except SAC's locomotion tasks, which its table gives on v2.
+# CleanRL's documentation at commit fe8d8a0 (docs/rl-algorithms/{td3,ddpg,sac}.md of
+# https://github.com/vwxyzjn/cleanrl, shown at https://docs.cleanrl.dev/rl-algorithms/td3/ and so on), whose
+# tables came with commit 35896b1 (PR #424) and are unchanged since. They were made by openrlbenchmark's rlops
+# (benchmark/{td3,ddpg,sac}_plot.sh): per run, the mean of its last 100 training episodic returns (with
+# exploration noise; `metric_last_n_average_window`, 100 by default), then the mean and numpy's std (ddof=0) of
+# those over the 3 seeds of 1M steps. Gym MuJoCo v4: SAC's table labels its locomotion tasks v2, but PR #424
+# replaced the v2 numbers with those of its runs (tag pr-424), which benchmark/sac.sh and sac_plot.sh made and
+# plotted on v4 only (the same PR removed mujoco_py, which v2 needs), so v4 is what they are.
+CLEANRL_EPISODES = 100
 CLEANRL_DOCS = Published(
     source="CleanRL's docs (commit fe8d8a0, docs.cleanrl.dev/rl-algorithms/{td3,ddpg,sac}/)",
-    metric="the training episodic return at the end of 1M steps, mean ± std over 3 seeds",
-    ours="the mean of each run's last 10 training episodes: mean ± sample std (ddof=1) over the seeds",
+    metric=(
+        f"each run's mean training episodic return over its last {CLEANRL_EPISODES} episodes of 1M steps, "
+        "mean ± std (ddof=0) over 3 seeds"
+    ),
+    ours=f"the mean of each run's last {CLEANRL_EPISODES} training episodes: mean ± std (ddof=0) over the seeds",
     returns={
         "TD3": {
             "HalfCheetah-v4": (9583.22, 126.09), "Hopper-v4": (3134.61, 360.18),
@@ -171,10 +189,41 @@ CLEANRL_DOCS = Published(
             "Walker2d-v4": (1240.16, 390.10), "InvertedPendulum-v4": (642.68, 69.56),
         },
         "SAC": {
-            "HalfCheetah-v2": (9634.89, 1423.73), "Hopper-v2": (2310.46, 342.82),
-            "Walker2d-v2": (3591.45, 911.33), "InvertedPendulum-v4": (909.37, 55.66),
+            "HalfCheetah-v4": (9634.89, 1423.73), "Hopper-v4": (2310.46, 342.82),
+            "Walker2d-v4": (3591.45, 911.33), "InvertedPendulum-v4": (909.37, 55.66),
         },
     },
+)  # fmt: skip
+# Tianshou's MuJoCo benchmark: the "Tianshou (1M)" columns of the DDPG, TD3 and SAC tables of
+# examples/mujoco/README.md of https://github.com/thu-ml/tianshou, which came with commit e605bde (March 2021,
+# the code they measured) and are unchanged at f240205 (April 2026). Its footnote on the metric: the max average
+# return over 10 trials (seeds 1 to 10, run_experiments.sh) ± one standard deviation over them, each evaluation
+# the mean of 10 test episodes, within the first 1M steps: the TD3 paper's metric, which it cites. Its scripts
+# evaluate after every epoch of 5,000 steps (200 epochs), without exploration noise. Gym 0.17.3 with mujoco-py
+# (MuJoCo 2.0): the locomotion tasks v3, InvertedPendulum v2. The std's ddof is not said; the tools Tianshou
+# added in April 2021 to make such tables (examples/mujoco/tools.py, analysis.py) take numpy's, ddof=0.
+TIANSHOU_BENCHMARK = Published(
+    source="Tianshou's MuJoCo benchmark (examples/mujoco/README.md of thu-ml/tianshou, commit e605bde)",
+    metric=(
+        "the maximum over 1M steps (evaluations of 10 episodes every 5,000 steps) of the mean evaluation return "
+        "over 10 seeds, ± std over the seeds (its ddof not said; 0 in the tools Tianshou makes such tables with)"
+    ),
+    ours=MAX_AVERAGE_OURS,
+    returns={
+        "DDPG": {
+            "HalfCheetah-v3": (11718.7, 465.6), "Hopper-v3": (2197.0, 971.6),
+            "Walker2d-v3": (1400.6, 905.0), "InvertedPendulum-v2": (1000.0, 0.0),
+        },
+        "TD3": {
+            "HalfCheetah-v3": (10201.2, 772.8), "Hopper-v3": (3472.2, 116.8),
+            "Walker2d-v3": (3982.4, 274.5), "InvertedPendulum-v2": (1000.0, 0.0),
+        },
+        "SAC": {
+            "HalfCheetah-v3": (12138.8, 1049.3), "Hopper-v3": (3542.2, 51.5),
+            "Walker2d-v3": (5007.0, 251.5), "InvertedPendulum-v2": (1000.0, 0.0),
+        },
+    },
+    decimals=1,
 )  # fmt: skip
 
 
@@ -254,6 +303,13 @@ def sample_std(values) -> float:
     """The sample standard deviation (ddof=1, Bessel's correction); NaN for a single value."""
     values = np.asarray(values, dtype=float)
     return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
+def population_std(values) -> float:
+    """The standard deviation with ddof=0, numpy's default, which is how the published tables beside ours give
+    theirs; NaN for a single value, whose spread is unknown rather than 0."""
+    values = np.asarray(values, dtype=float)
+    return float(np.std(values)) if len(values) > 1 else float("nan")
 
 
 def standard_error(values) -> float:
@@ -553,9 +609,10 @@ def final_return(run: RunLog, final: str = "auto") -> tuple[float, str]:
     return training_return(run), f"last {RECENT_EPISODES} training episodes"
 
 
-def training_return(run: RunLog) -> float:
-    """The mean return of the run's last 10 training episodes (with exploration noise): CleanRL's metric."""
-    return float(run.episode_returns[-RECENT_EPISODES:].mean())
+def training_return(run: RunLog, episodes: int = RECENT_EPISODES) -> float:
+    """The mean return of the run's last `episodes` training episodes (with exploration noise); CleanRL's
+    published tables take each run's last 100 (`CLEANRL_EPISODES`)."""
+    return float(run.episode_returns[-episodes:].mean())
 
 
 def score(run: RunLog, final: str = "auto") -> tuple[float, str]:
@@ -581,9 +638,9 @@ RUNS_CSV_COLUMNS = (
 def runs_csv_row(run: RunLog) -> dict:
     """A run's row of `runs.csv`. steps: the last step it logged; final_return: its last evaluation's mean
     return (empty without evaluations); last5_evaluation_return: the mean of its last 5 evaluations, the
-    aggregate's score; last10_training_return: the mean return of its last 10 training episodes (CleanRL's
-    metric); commit, dirty, script_sha256: the code that made it, as `benchmarks/run.py` records it in
-    `result.json` (empty for runs that do not have them)."""
+    aggregate's score; last10_training_return: the mean return of its last 10 training episodes (its score
+    without evaluations); commit, dirty, script_sha256: the code that made it, as `benchmarks/run.py` records
+    it in `result.json` (empty for runs that do not have them)."""
     evaluated = len(run.eval_returns) > 0
     dirty = run.code.get("dirty")
     return {
@@ -927,14 +984,26 @@ def table(runs: list[RunLog], final: str = "auto") -> str:
     return "\n".join(lines) + "\n"
 
 
+def published_number(value: float, decimals: int) -> str:
+    """A published number as its source prints it: with its decimals, or as many as it has (859.065)."""
+    text = f"{value:.{decimals}f}"
+    return text if float(text) == value else repr(value)
+
+
 def published_cell(source: Published, script: str, env_id: str) -> str:
     """The source's number for this script's algorithm on this task, in whatever version of the env it used
     (named beside the number), or "not in it"."""
     task = env_id.rsplit("-v", 1)[0]
     for published_env, (mean, std) in source.returns.get(base_algorithm(script), {}).items():
         if published_env.rsplit("-v", 1)[0] == task:
-            return f"{mean:.2f}" + (f" ± {std:.2f}" if std is not None else "") + f" ({published_env})"
+            spread = f" ± {published_number(std, source.decimals)}" if std is not None else ""
+            return f"{published_number(mean, source.decimals)}{spread} ({published_env})"
     return "not in it"
+
+
+def spread(values) -> str:
+    """Mean ± std (ddof=0) of our seeds' values, as the published tables give theirs."""
+    return f"{np.mean(values):.1f} ± {number(population_std(values))}"
 
 
 def each_seed(runs: list[RunLog], values) -> str:
@@ -961,12 +1030,13 @@ def best_mean_evaluation(runs: list[RunLog]) -> tuple[float, np.ndarray] | None:
     return float(steps[0][best]), returns[:, best]
 
 
-def td3_paper_table(runs: list[RunLog]) -> str:
-    """Per task and algorithm (ours and CleanRL's scripts), the TD3 paper's metric of our runs beside its Table 1."""
+def max_average_table(runs: list[RunLog], source: Published, column: str) -> str:
+    """Per task and algorithm (ours and CleanRL's scripts), the max average return of our runs (the TD3 paper's
+    metric, which Tianshou's benchmark takes too) beside the source's number, under the heading `column`."""
     lines = [
         (
-            "| env | script | n (runs) | steps | ours: max over evaluations of the mean over seeds, ± sample std "
-            "(ddof=1) there | at step | each seed there | TD3 paper, Table 1 (10 seeds, 1M steps) |"
+            "| env | script | n (runs) | steps | ours: max over evaluations of the mean over seeds, ± std "
+            f"(ddof=0) there | at step | each seed there | {column} |"
         ),
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -977,52 +1047,75 @@ def td3_paper_table(runs: list[RunLog]) -> str:
         ours = "no evaluations | n/a | n/a"
         if best is not None:
             step, values = best
-            ours = f"{np.mean(values):.1f} ± {number(sample_std(values))} | {step:,.0f} | {each_seed(group, values)}"
+            ours = f"{spread(values)} | {step:,.0f} | {each_seed(group, values)}"
         lines.append(
             f"| {env_id} | `{script}` | {len(group)} | {budget(group)} | {ours} "
-            f"| {published_cell(TD3_PAPER, script, env_id)} |"
+            f"| {published_cell(source, script, env_id)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def td3_paper_table(runs: list[RunLog]) -> str:
+    """Per task and algorithm, the TD3 paper's metric of our runs beside its Table 1."""
+    return max_average_table(runs, TD3_PAPER, "TD3 paper, Table 1 (10 seeds, 1M steps)")
+
+
+def tianshou_table(runs: list[RunLog]) -> str:
+    """Per task and algorithm, the same metric of our runs beside Tianshou's benchmark, which measures it too."""
+    return max_average_table(runs, TIANSHOU_BENCHMARK, "Tianshou's benchmark (10 seeds, 1M steps)")
 
 
 def cleanrl_table(runs: list[RunLog]) -> str:
     """Per task and algorithm (ours and CleanRL's scripts), CleanRL's metric of our runs beside CleanRL's docs."""
     lines = [
         (
-            "| env | script | n (runs) | steps | ours: last 10 training episodes, mean ± sample std (ddof=1) "
-            "| each seed | CleanRL's docs (3 seeds, 1M steps) |"
+            f"| env | script | n (runs) | steps | ours: last {CLEANRL_EPISODES} training episodes, mean ± std "
+            "(ddof=0) | each seed | CleanRL's docs (3 seeds, 1M steps) |"
         ),
         "|---|---|---|---|---|---|---|",
     ]
     for env_id, script, group in by_task(runs):
         if base_algorithm(script) is None:
             continue
-        values = [training_return(run) for run in group]
+        values = [training_return(run, CLEANRL_EPISODES) for run in group]
         lines.append(
-            f"| {env_id} | `{script}` | {len(group)} | {budget(group)} | {np.mean(values):.1f} ± "
-            f"{number(sample_std(values))} | {each_seed(group, values)} | {published_cell(CLEANRL_DOCS, script, env_id)} |"
+            f"| {env_id} | `{script}` | {len(group)} | {budget(group)} | {spread(values)} "
+            f"| {each_seed(group, values)} | {published_cell(CLEANRL_DOCS, script, env_id)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def evaluation_note(runs: list[RunLog]) -> str:
+    """How often our runs evaluated, beside the 5,000 steps of the TD3 paper and Tianshou."""
+    frequencies = sorted({int(np.min(np.diff(run.eval_steps))) for run in runs if len(run.eval_steps) > 1})
+    ours = f"every {' or '.join(f'{f:,}' for f in frequencies)} steps" if frequencies else "(none)"
+    return (
+        f"our evaluations are {ours}, theirs every 5,000 steps (a maximum over more evaluations of a noisy mean "
+        "is higher by chance)"
+    )
 
 
 def published_text(runs: list[RunLog]) -> str:
     """The section of `results.md` that sets ours beside the published results, each under its own metric."""
     if not any(base_algorithm(run.script) for run in runs):
         return ""
-    frequencies = sorted({int(np.min(np.diff(run.eval_steps))) for run in runs if len(run.eval_steps) > 1})
-    every = f"every {' or '.join(f'{f:,}' for f in frequencies)} steps" if frequencies else "(none)"
     return (
         "## Beside the published results\n\n"
-        "Each source's numbers under its own metric, and ours computed the same way: mean ± sample std (ddof=1) "
-        "over our n runs, and each seed's value. Each published number names the environment version it was "
-        "measured on; theirs are at 1M steps, ours at the budget in the steps column.\n\n"
-        f"**The TD3 paper's metric.** {TD3_PAPER.source}: {TD3_PAPER.metric}, gym MuJoCo v1, evaluations every "
-        f"5,000 steps. Ours: {TD3_PAPER.ours}; our evaluations are {every} (a maximum over more evaluations of a "
-        "noisy mean is higher by chance). Its DDPG is the authors' configuration of 2018 (400-300 networks, Adam "
-        "1e-3, batches of 100), not ours (256-256, Adam 3e-4, batches of 256).\n\n"
+        "Each source's numbers under its own metric, and ours computed the same way: the mean over our n runs "
+        "± their standard deviation with ddof=0, as the TD3 paper and CleanRL compute theirs and Tianshou's tools "
+        "do (with n = 3 it is 0.82 times the sample std), and each seed's value. Each published number names the "
+        "environment version it was measured on; theirs are at 1M steps, ours at the budget in the steps column.\n\n"
+        f"**The TD3 paper's metric.** {TD3_PAPER.source}: {TD3_PAPER.metric}, gym MuJoCo v1. "
+        f"Ours: {TD3_PAPER.ours}; {evaluation_note(runs)}. Its DDPG is the authors' configuration "
+        "of 2018 (400-300 networks, Adam 1e-3, batches of 100), not ours (256-256, Adam 3e-4, batches of 256).\n\n"
         f"{td3_paper_table(runs)}\n"
-        f"**CleanRL's metric.** {CLEANRL_DOCS.source}: {CLEANRL_DOCS.metric}; gym MuJoCo v4, but v2 for SAC's "
-        f"locomotion tasks. Ours: {CLEANRL_DOCS.ours}.\n\n"
+        f"**Tianshou's metric, the TD3 paper's.** {TIANSHOU_BENCHMARK.source}: {TIANSHOU_BENCHMARK.metric}; "
+        "gym 0.17.3 with mujoco-py (MuJoCo 2.0), v3 but v2 for InvertedPendulum. Ours: the same numbers as "
+        f"above, {TIANSHOU_BENCHMARK.ours}; {evaluation_note(runs)}.\n\n"
+        f"{tianshou_table(runs)}\n"
+        f"**CleanRL's metric.** {CLEANRL_DOCS.source}: {CLEANRL_DOCS.metric}; gym MuJoCo v4 (its SAC table says v2 "
+        "for the locomotion tasks, but its numbers are those of runs on v4). Ours: "
+        f"{CLEANRL_DOCS.ours}.\n\n"
         f"{cleanrl_table(runs)}"
     )
 

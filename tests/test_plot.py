@@ -15,6 +15,7 @@ from plot import (
     REFERENCE_RETURNS,
     RUNS_CSV_COLUMNS,
     TD3_PAPER,
+    TIANSHOU_BENCHMARK,
     RunLog,
     aggregate,
     algorithm_name,
@@ -29,7 +30,9 @@ from plot import (
     main,
     normalised,
     performance_profile,
+    population_std,
     probability_of_improvement,
+    published_cell,
     published_text,
     q_value_table,
     random_policy_return,
@@ -39,6 +42,7 @@ from plot import (
     styles,
     table,
     td3_paper_table,
+    tianshou_table,
 )
 
 START = 1_700_000_000.0  # the wall time of a run's first event
@@ -184,12 +188,14 @@ def test_performance_profile_is_the_fraction_of_runs_above_tau():
     assert performance_profile(scores, np.array([0.0, 0.5, 1.0, 2.0])).tolist() == [1.0, 0.5, 0.25, 0.0]
 
 
-def scored_run(script: str, env_id: str, seed: int, evaluations=(), training: float = 0.0) -> RunLog:
-    """A run with 10 training episodes of return `training`, and evaluations of these returns every 100 steps."""
-    steps = np.arange(100.0, 1001.0, 100.0)
+def scored_run(script: str, env_id: str, seed: int, evaluations=(), training=0.0) -> RunLog:
+    """A run with training episodes of these returns (10 of them if `training` is one number), one every 100
+    steps, and evaluations of these returns every 100 steps."""
+    returns = np.full(10, training) if np.isscalar(training) else np.array(training, float)
+    steps = np.arange(1, len(returns) + 1) * 100.0
     eval_steps = np.arange(1, len(evaluations) + 1) * 100.0
-    returns = np.full(10, training)
-    return RunLog(script, env_id, seed, 60.0, steps, returns, eval_steps, np.array(evaluations, float), last_step=1000)
+    evaluated = np.array(evaluations, float)
+    return RunLog(script, env_id, seed, 60.0, steps, returns, eval_steps, evaluated, last_step=int(steps[-1]))
 
 
 def test_the_aggregate_is_over_the_locomotion_tasks_that_all_algorithms_ran():
@@ -529,26 +535,56 @@ def test_each_published_number_is_beside_ours_computed_the_same_way():
             for seed, evaluations in ((2, [200.0, 100.0]), (1, [100.0, 400.0]), (3, [300.0, 250.0]))]  # fmt: skip
     runs += [scored_run("sac_continuous.py", "Hopper-v4", 1, [50.0], training=7.0)]
     runs += [scored_run("td3-no-delay", "Hopper-v4", 1, [50.0])]  # a variant: no published number
+    # At step 200 the seeds have 400, 100 and 250: mean 250, std (ddof=0) sqrt((150² + 150² + 0²) / 3) = 122.47.
+    ours = "| HalfCheetah-v4 | `td3_continuous.py` | 3 | 1,000 | 250.0 ± 122.5 | 200 | 1: 400.0, 2: 100.0, 3: 250.0 "
+    sac = "| Hopper-v4 | `sac_continuous.py` | 1 | 1,000 | 50.0 ± n/a | 100 | 1: 50.0 "
     td3_rows = td3_paper_table(runs).strip().splitlines()[2:]
-    assert td3_rows == [
-        (
-            "| HalfCheetah-v4 | `td3_continuous.py` | 3 | 1,000 | 250.0 ± 150.0 | 200 | 1: 400.0, 2: 100.0, 3: 250.0 "
-            "| 9636.95 ± 859.07 (HalfCheetah-v1) |"
-        ),
-        "| Hopper-v4 | `sac_continuous.py` | 1 | 1,000 | 50.0 ± n/a | 100 | 1: 50.0 | not in it |",
-    ]
+    assert td3_rows == [ours + "| 9636.95 ± 859.065 (HalfCheetah-v1) |", sac + "| not in it |"]
+    # Tianshou's metric is the TD3 paper's: the same numbers of ours, beside its own, with its one decimal.
+    tianshou_rows = tianshou_table(runs).strip().splitlines()[2:]
+    assert tianshou_rows == [ours + "| 10201.2 ± 772.8 (HalfCheetah-v3) |", sac + "| 3542.2 ± 51.5 (Hopper-v3) |"]
+    # Training returns 10, 20 and 30 (fewer than 100 episodes: all of them): mean 20, std sqrt(200 / 3) = 8.16.
     cleanrl_rows = cleanrl_table(runs).strip().splitlines()[2:]
     assert cleanrl_rows == [
         (
-            "| HalfCheetah-v4 | `td3_continuous.py` | 3 | 1,000 | 20.0 ± 10.0 | 1: 10.0, 2: 20.0, 3: 30.0 "
+            "| HalfCheetah-v4 | `td3_continuous.py` | 3 | 1,000 | 20.0 ± 8.2 | 1: 10.0, 2: 20.0, 3: 30.0 "
             "| 9583.22 ± 126.09 (HalfCheetah-v4) |"
         ),
-        "| Hopper-v4 | `sac_continuous.py` | 1 | 1,000 | 7.0 ± n/a | 1: 7.0 | 2310.46 ± 342.82 (Hopper-v2) |",
+        "| Hopper-v4 | `sac_continuous.py` | 1 | 1,000 | 7.0 ± n/a | 1: 7.0 | 2310.46 ± 342.82 (Hopper-v4) |",
     ]
-    text = published_text(runs)  # each source named, with its environment version and its metric
-    assert TD3_PAPER.source in text and TD3_PAPER.metric in text and "gym MuJoCo v1" in text
-    assert CLEANRL_DOCS.source in text and CLEANRL_DOCS.metric in text and "v4, but v2 for SAC" in text
-    assert TD3_PAPER.returns["DDPG"]["Hopper-v1"] == (1860.02, None)  # "Our DDPG" in Table 1: no spread given
+    text = published_text(runs)  # each source named, with its environment versions and its metric
+    for source in (TD3_PAPER, TIANSHOU_BENCHMARK, CLEANRL_DOCS):
+        assert source.source in text and source.metric in text and source.ours in text
+    assert "gym MuJoCo v1" in text and "v3 but v2 for InvertedPendulum" in text and "gym MuJoCo v4" in text
+    assert text.count("our evaluations are every 100 steps, theirs every 5,000 steps") == 2
+
+
+def test_cleanrls_metric_is_the_mean_of_each_runs_last_100_training_episodes():
+    # Seed 1: 10 episodes of 500, 90 of 0, 10 of 100. Its last 100 average (90 * 0 + 10 * 100) / 100 = 10 (its
+    # last 10: 100, all 110: 54.5). Seed 2: 40 throughout. Mean 25, std (ddof=0) 15.
+    first = scored_run("ddpg_continuous.py", "Walker2d-v4", 1, training=[500.0] * 10 + [0.0] * 90 + [100.0] * 10)
+    second = scored_run("ddpg_continuous.py", "Walker2d-v4", 2, training=[40.0] * 110)
+    (row,) = cleanrl_table([first, second]).strip().splitlines()[2:]
+    assert row == (
+        "| Walker2d-v4 | `ddpg_continuous.py` | 2 | 11,000 | 25.0 ± 15.0 | 1: 10.0, 2: 40.0 "
+        "| 1240.16 ± 390.10 (Walker2d-v4) |"
+    )
+    (row,) = td3_paper_table([first, second]).strip().splitlines()[2:]  # the TD3 paper's metric needs evaluations
+    no_evaluations = "| Walker2d-v4 | `ddpg_continuous.py` | 2 | 11,000 | no evaluations | n/a | n/a "
+    assert row == no_evaluations + "| 3098.11 (Walker2d-v1) |"
+
+
+def test_the_published_numbers_are_quoted_as_their_sources_print_them():
+    # Table 1 gives "Our DDPG" no ± (not even on InvertedPendulum) and TD3's HalfCheetah std three decimals.
+    assert published_cell(TD3_PAPER, "ddpg_continuous.py", "InvertedPendulum-v4") == "1000.00 (InvertedPendulum-v1)"
+    assert published_cell(TD3_PAPER, "td3_continuous.py", "HalfCheetah-v4") == "9636.95 ± 859.065 (HalfCheetah-v1)"
+    assert published_cell(TIANSHOU_BENCHMARK, "sac_continuous_action", "Walker2d-v4") == "5007.0 ± 251.5 (Walker2d-v3)"
+    assert published_cell(TIANSHOU_BENCHMARK, "ddpg_continuous.py", "Pendulum-v1") == "not in it"
+    tianshou_envs = {"HalfCheetah-v3", "Hopper-v3", "Walker2d-v3", "InvertedPendulum-v2"}
+    assert {algorithm: set(envs) for algorithm, envs in TIANSHOU_BENCHMARK.returns.items()} == dict.fromkeys(
+        ("DDPG", "TD3", "SAC"), tianshou_envs
+    )
+    assert population_std([400.0, 100.0, 250.0]) == pytest.approx(np.sqrt(15_000)) and np.isnan(population_std([1.0]))
 
 
 def test_one_colour_per_algorithm_in_every_figure_and_no_red():
