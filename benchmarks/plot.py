@@ -272,6 +272,10 @@ class Args:
     min_steps: int = 0
     """leave out runs whose logs end before this step (runs still going, e.g. CleanRL's, which say nothing
     of their budget; this project's scripts are checked against the `total_timesteps` of their `args.json`)"""
+    first_steps: int | None = None
+    """read only each run's first this many steps, as a run of that budget (the first 100k steps of a 1M-step
+    run are a 100k-step run: nothing in the scripts depends on --total-timesteps but when they stop); runs that
+    have not reached it are left out"""
     seed: int = 0
     """seed of the bootstrap"""
     bootstrap_samples: int = BOOTSTRAP_SAMPLES
@@ -535,13 +539,24 @@ def find_runs(root: Path, skip) -> list[Found]:
     return found
 
 
-def read_run(run: Found, min_steps: int) -> RunLog:
-    """The run's log; ValueError says why it cannot be used."""
+def first_steps_of(events: dict, last_step: int, first_steps: int) -> dict:
+    """The events of a run's first `first_steps` steps; ValueError if it has not logged that far."""
+    if last_step < first_steps:
+        raise ValueError(f"logged up to step {last_step:,}, under --first-steps {first_steps:,}")
+    return {tag: [e for e in tag_events if e.step <= first_steps] for tag, tag_events in events.items()}
+
+
+def read_run(run: Found, min_steps: int, first_steps: int | None = None) -> RunLog:
+    """The run's log (only its first `first_steps` steps, if given); ValueError says why it cannot be used."""
     events = checked_scalar_events(run.log_dir, complete=run.finished)
     if not events.get("charts/episodic_return"):
         raise ValueError("no training episodes logged (charts/episodic_return)")
     last_step = max(event.step for tag_events in events.values() for event in tag_events)
-    if run.total_timesteps is not None and last_step < run.total_timesteps and not run.finished:
+    wall_time_seconds = run.wall_time_seconds
+    if first_steps is not None:  # a longer run, finished or still going, cut: its wall time is that of the cut
+        events, wall_time_seconds = first_steps_of(events, last_step, first_steps), None
+        last_step = max(event.step for tag_events in events.values() for event in tag_events)
+    elif run.total_timesteps is not None and last_step < run.total_timesteps and not run.finished:
         raise ValueError(
             f"unfinished: logged up to step {last_step:,} of its --total-timesteps {run.total_timesteps:,}"
         )
@@ -568,7 +583,7 @@ def read_run(run: Found, min_steps: int) -> RunLog:
     args_path = run.log_dir / "args.json"
     gamma = float(json.loads(args_path.read_text()).get("gamma", 0.99)) if args_path.exists() else 0.99
     return RunLog(
-        run.script, run.env_id, run.seed, run.wall_time_seconds if run.wall_time_seconds is not None else end - start,
+        run.script, run.env_id, run.seed, wall_time_seconds if wall_time_seconds is not None else end - start,
         episode_steps, episode_returns, eval_steps, eval_returns, run.ran_on, q_steps, q_values,
         episode_hours, eval_hours, q_hours, source=display(run.log_dir), episode_lengths=episode_lengths, gamma=gamma,
         last_step=int(last_step), code=run.code,
@@ -579,9 +594,9 @@ def same_name(a: str, b: str) -> bool:
     return a.removesuffix(".py") == b.removesuffix(".py")
 
 
-def read_runs(runs_dirs, env_ids=(), scripts=(), min_steps: int = 0, skip=None) -> list[RunLog]:
-    """Every usable run under these directories (of these envs and scripts, if given); `skip(path, why)` is
-    told of each run left out (by default a line on stderr)."""
+def read_runs(runs_dirs, env_ids=(), scripts=(), min_steps: int = 0, skip=None, first_steps=None) -> list[RunLog]:
+    """Every usable run under these directories (of these envs and scripts, if given; only the first `first_steps`
+    steps of each, if given); `skip(path, why)` is told of each run left out (by default a line on stderr)."""
     if skip is None:
 
         def skip(path: Path, why: str) -> None:
@@ -596,7 +611,7 @@ def read_runs(runs_dirs, env_ids=(), scripts=(), min_steps: int = 0, skip=None) 
             if env_ids and run.env_id not in env_ids or scripts and not any(same_name(run.script, s) for s in scripts):
                 continue
             try:
-                runs.append(read_run(run, min_steps))
+                runs.append(read_run(run, min_steps, first_steps))
             except (OSError, ValueError) as error:  # DamagedLogError is a ValueError
                 skip(run.log_dir, str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}")
     return runs
@@ -1431,11 +1446,15 @@ def write_aggregate_figure(result: Aggregate, output_dir: Path, formats=("png",)
 
 
 def machines(runs: list[RunLog]) -> str:
-    """Which machines and versions made the runs, with how many runs each."""
+    """Which machines and versions made the runs: per machine, how many of the runs ran on it, wholly or in
+    part (a run resumed on another machine counts under each, so the counts can add up to more runs)."""
     unrecorded = ["not recorded (runs made outside `benchmarks/run.py`, or before it recorded it)"]
-    counts = Counter(ran_on for run in runs for ran_on in run.ran_on or unrecorded)
+    counts = Counter(ran_on for run in runs for ran_on in set(run.ran_on or unrecorded))
     lines = [f"- {count} run{'s' if count > 1 else ''}: {ran_on}" for ran_on, count in sorted(counts.items())]
-    return "Ran on:\n\n" + "\n".join(lines) + "\n"
+    shared = sum(len(set(run.ran_on)) > 1 for run in runs)
+    header = f"Ran on ({len(runs)} runs"
+    header += f"; {shared} of them on more than one machine, counted under each):" if shared else "):"
+    return header + "\n\n" + "\n".join(lines) + "\n"
 
 
 def code_versions(runs: list[RunLog]) -> str:
@@ -1538,7 +1557,9 @@ def main(argv: list[str] | None = None) -> None:
             fail(f"--update-docs {doc}: no such file")
     if args.output_dir is not None and args.output_dir.exists() and not args.output_dir.is_dir():
         fail(f"--output-dir {args.output_dir} is a file, not a directory")
-    runs = read_runs(args.runs_dir, args.env_ids, args.scripts, args.min_steps)
+    if args.first_steps is not None and args.first_steps <= 0:
+        fail(f"--first-steps {args.first_steps}: a number of steps must be positive")
+    runs = read_runs(args.runs_dir, args.env_ids, args.scripts, args.min_steps, first_steps=args.first_steps)
     if not runs:
         where = " ".join(str(root) for root in args.runs_dir)
         fail(

@@ -27,6 +27,7 @@ from plot import (
     iqm,
     iqm_and_mean,
     legend_columns,
+    machines,
     main,
     normalised,
     performance_profile,
@@ -318,6 +319,46 @@ def test_damaged_and_unfinished_runs_are_skipped_with_one_line_each(tmp_path, ca
     cleanrl(tmp_path / "cleanrl", "Hopper-v4", 2, [10.0] * 4)
     assert [run.seed for run in read_runs([tmp_path / "cleanrl"], min_steps=1000)] == [1]
     assert "logged up to step 400, under --min-steps 1,000" in capsys.readouterr().err
+
+
+def test_first_steps_reads_a_longer_run_as_a_run_of_that_budget(tmp_path, capsys):
+    runs_dir = tmp_path / "runs"
+    # A 2,000-step run (an episode every 100 steps, evaluations every 500), one still going at step 1,200, and
+    # one that stopped at step 800: read for their first 1,000 steps.
+    evaluations = [(step, step / 10) for step in range(500, 2001, 500)]
+    ours(runs_dir, "Hopper-v4", 1, list(range(1, 21)), evaluations, total_timesteps=2000)
+    ours(runs_dir, "Hopper-v4", 2, list(range(1, 13)), evaluations[:2], total_timesteps=2000)
+    short = ours(runs_dir, "Hopper-v4", 3, list(range(1, 9)), evaluations[:1], total_timesteps=2000)
+    runs = {run.seed: run for run in read_runs([runs_dir], first_steps=1000)}
+    assert sorted(runs) == [1, 2]
+    assert f"skipped {short.relative_to(tmp_path)}: logged up to step 800, under --first-steps 1,000" in (
+        capsys.readouterr().err
+    )
+    for run in runs.values():
+        assert run.last_step == 1000 and run.episode_returns.tolist() == list(range(1, 11))
+        assert run.eval_steps.tolist() == [500, 1000] and run.evaluation == 100.0
+        assert run.wall_time_seconds == pytest.approx((1000 - 100) * SECONDS_PER_STEP + 1)  # to the cut, not the end
+    # Without it, the run still going is unfinished and left out; the finished one is read whole.
+    assert [run.last_step for run in read_runs([runs_dir])] == [2000]
+    main(["--runs-dir", str(runs_dir), "--first-steps", "1000", "--output-dir", str(tmp_path / "out"), *QUICK])
+    assert "| Hopper-v4 | `td3_continuous.py` | 2 | 100.0 ± 0.0 |" in (tmp_path / "out" / "results.md").read_text()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--runs-dir", str(runs_dir), "--first-steps", "0"])
+    assert exit_info.value.code == 2 and "--first-steps 0: a number of steps must be positive" in (
+        capsys.readouterr().err
+    )
+
+
+def test_ran_on_counts_runs_per_machine_and_says_when_a_run_counts_twice():
+    runs = [evaluated_run(seed, 1.0) for seed in (1, 2, 3)]
+    runs[0].ran_on, runs[1].ran_on = ["machine A", "machine B"], ["machine A", "machine A"]
+    assert machines(runs).splitlines() == [
+        "Ran on (3 runs; 1 of them on more than one machine, counted under each):",
+        "",
+        "- 2 runs: machine A",
+        "- 1 run: machine B",
+        "- 1 run: not recorded (runs made outside `benchmarks/run.py`, or before it recorded it)",
+    ]
 
 
 def test_nothing_to_plot_is_one_line_and_exit_status_2(tmp_path, capsys):
