@@ -933,6 +933,15 @@ def write_figures(runs: list[RunLog], output_dir: Path, curve: str, x="steps", f
         figure, axes = plt.subplots(figsize=(width, height + 1.2), layout="constrained")
         draw_panel(axes, env_runs, curve, x, style)
         finish_figure(figure, [(axes, env_runs, env_id)], curve, x, output_dir / f"{env_id}{suffix}", formats=formats)
+    write_all_envs_figure(runs, output_dir / f"all_envs{suffix}", curve, x, formats, style)
+
+
+@plt.rc_context(PAPER_STYLE)
+def write_all_envs_figure(runs: list[RunLog], path: Path, curve: str, x="steps", formats=("png",), style=None):
+    """A panel per env (at most 3 a row) of these runs' `curve`, saved to `path` in each format."""
+    style = style or styles(run.script for run in runs)
+    env_ids = sorted({run.env_id for run in runs})
+    width, height = PANEL_INCHES
     columns = min(3, len(env_ids))
     rows = -(-len(env_ids) // columns)
     figure, grid = plt.subplots(
@@ -945,7 +954,7 @@ def write_figures(runs: list[RunLog], output_dir: Path, curve: str, x="steps", f
         panels.append((axes, env_runs, env_id))
     for axes in grid.flat[len(env_ids) :]:
         axes.axis("off")
-    finish_figure(figure, panels, curve, x, output_dir / f"all_envs{suffix}", formats=formats)
+    return finish_figure(figure, panels, curve, x, path, formats=formats)
 
 
 @plt.rc_context(PAPER_STYLE)
@@ -1110,12 +1119,12 @@ def evaluation_note(runs: list[RunLog]) -> str:
     )
 
 
-def published_text(runs: list[RunLog]) -> str:
+def published_text(runs: list[RunLog], heading: str = "## Beside the published results") -> str:
     """The section of `results.md` that sets ours beside the published results, each under its own metric."""
     if not any(base_algorithm(run.script) for run in runs):
         return ""
     return (
-        "## Beside the published results\n\n"
+        f"{heading}\n\n"
         "Each source's numbers under its own metric, and ours computed the same way: the mean over our n runs "
         "± their standard deviation with ddof=0, as the TD3 paper and CleanRL compute theirs and Tianshou's tools "
         "do (with n = 3 it is 0.82 times the sample std), and each seed's value. Each published number names the "
@@ -1500,14 +1509,26 @@ def status_line(runs: list[RunLog], runs_dirs, env_ids=(), scripts=()) -> str:
 
 
 def results_section(
-    kind: str, figures: str, output_dir: Path, table_text: str, status: str, aggregate: str = "", fmt: str = "png"
+    kind: str,
+    figures: str,
+    output_dir: Path,
+    table_text: str,
+    status: str,
+    aggregate: str = "",
+    fmt: str = "png",
+    published: dict | None = None,
 ) -> str:
-    """The body of a results section of this kind, its figure paths relative to the file (`figures`)."""
+    """The body of a results section of this kind, its figure paths relative to the file (`figures`). A
+    script's section: its own figure (`script_figure`) if there is one, its rows, and `published[kind]`."""
     if kind == "status":
         return status + "\n"
     header, rule, *rows = table_text.strip().splitlines()
     chosen = rows if kind == "all" else [row for row in rows if f"`{kind}`" in row]
-    text = f"![Training returns: mean over seeds, a thin line per seed]({figures}/all_envs.{fmt})\n\n"
+    own = script_figure(kind) if kind != "all" else None
+    if own and (output_dir / f"{own}.{fmt}").exists():
+        text = f"![{algorithm_name(kind)} on every task: each seed and their mean]({figures}/{own}.{fmt})\n\n"
+    else:
+        text = f"![Training returns: mean over seeds, a thin line per seed]({figures}/all_envs.{fmt})\n\n"
     if kind == "all" and (output_dir / f"all_envs_evaluation.{fmt}").exists():
         text += f"Their evaluation returns:\n\n![Evaluation returns]({figures}/all_envs_evaluation.{fmt})\n\n"
     text += "\n".join([header, rule, *chosen]) + "\n\n"
@@ -1521,18 +1542,32 @@ def results_section(
             f"[`results.md`]({figures}/results.md)):\n\n{aggregate}\n"
             f"![IQM of the normalised scores and performance profiles]({figures}/aggregate.{fmt})\n\n"
         )
+    if (published or {}).get(kind):
+        text += published[kind] + "\n"
     return text + f"{status}\n"
 
 
+def script_figure(script: str) -> str:
+    """The name of the figure of one script's runs alone: `td3_continuous` for `td3_continuous.py`."""
+    return script.removesuffix(".py")
+
+
 def update_docs(
-    paths: list[Path], output_dir: Path, table_text: str, status: str, aggregate: str = "", fmt: str = "png"
+    paths: list[Path],
+    output_dir: Path,
+    table_text: str,
+    status: str,
+    aggregate: str = "",
+    fmt: str = "png",
+    published: dict | None = None,
 ) -> None:
-    """Rewrite the results sections of these files; the rows they quote are those of `results.md`, verbatim."""
+    """Rewrite the results sections of these files; the rows they quote are those of `results.md`, verbatim.
+    `published`: per script, the published results beside its runs, for its section."""
     for path in paths:
         figures = os.path.relpath(output_dir, path.parent)
         text = path.read_text()
         for match in reversed(list(SECTION.finditer(text))):
-            body = results_section(match.group(2), figures, output_dir, table_text, status, aggregate, fmt)
+            body = results_section(match.group(2), figures, output_dir, table_text, status, aggregate, fmt, published)
             text = text[: match.start()] + match.group(1) + body + match.group(3) + text[match.end() :]
         path.write_text(text)
 
@@ -1587,6 +1622,17 @@ def write_outputs(runs: list[RunLog], output_dir: Path, args: Args, command: str
     if result.scores:
         write_aggregate_figure(result, output_dir, args.format, style)
     published = published_text(runs)
+    # Each of this project's scripts, when there are others beside it: a figure of its runs alone, and the
+    # published results beside them, for its page's results section.
+    own_scripts = [script for script in ordered({run.script for run in runs}) if script in ALGORITHMS]
+    per_script = {}
+    for script in own_scripts if len({run.script for run in runs}) > 1 else []:
+        script_runs = [run for run in runs if run.script == script]
+        curve = "evaluation" if all(len(run.eval_returns) for run in script_runs) else "training"
+        write_all_envs_figure(script_runs, output_dir / script_figure(script), curve, args.x, args.format, style)
+        per_script[script] = published_text(
+            script_runs, heading=f"**{algorithm_name(script)} beside the published results.**"
+        )
     (output_dir / "results.md").write_text(
         f"Per task, the final returns of the n runs of each algorithm:\n\n{table_text}\n"
         + f"{aggregate_text(result, fmt)}\n"
@@ -1596,7 +1642,8 @@ def write_outputs(runs: list[RunLog], output_dir: Path, args: Args, command: str
         + f"Made by: `{command}`\n\n{machines(runs)}\n{code_versions(runs)}"
     )
     status = status_line(runs, args.runs_dir, args.env_ids, args.scripts)
-    update_docs(args.update_docs, output_dir, table_text, status, aggregate_table(result) if result.scores else "", fmt)
+    aggregate_rows = aggregate_table(result) if result.scores else ""
+    update_docs(args.update_docs, output_dir, table_text, status, aggregate_rows, fmt, per_script)
     for env_id in args.q_values:
         write_q_value_figure(runs, env_id, output_dir, args.x, args.format, style)
 

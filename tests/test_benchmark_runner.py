@@ -279,6 +279,17 @@ def test_update_docs_rewrites_only_the_marked_sections(tmp_path):
     assert "old" not in text
     update_docs([doc], tmp_path / "results", table_text, "2 of 2 runs.")
     assert doc.read_text() == text  # the same again: nothing accumulates
+    # With a figure of the script's runs alone, its section shows that one, and the published results beside them.
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "td3_continuous.png").write_bytes(b"")
+    published = {"td3_continuous.py": "**TD3 beside the published results.**\n\n| A | `td3_continuous.py` | 9 |\n"}
+    update_docs([doc], tmp_path / "results", table_text, "2 of 2 runs.", published=published)
+    text = doc.read_text()
+    assert "](../results/td3_continuous.png)" in text and "all_envs" not in text
+    assert (
+        "| A | `td3_continuous.py` | 3 |\n\n**TD3 beside the published results.**\n\n| A | `td3_continuous.py` | 9 |"
+        in text
+    )
 
 
 @pytest.mark.slow

@@ -273,14 +273,17 @@ def test_plain_runs_and_cleanrl_runs_are_read_named_and_tabulated(tmp_path):
     assert "| TD3 | CleanRL TD3 | " in report  # the probability of improvement
     assert f"| `Hopper-v4` | {RANDOM_RETURNS['Hopper-v4']:.2f} | 3564.07 |" in report
     assert f"--runs-dir {runs_dir} {cleanrl_dir}" in report
-    for name in ("Hopper-v4.png", "all_envs.png", "aggregate.png"):
+    # Our script's runs alone (beside others'): their own figure, for the script's page.
+    for name in ("Hopper-v4.png", "all_envs.png", "aggregate.png", "td3_continuous.png"):
         assert (tmp_path / "out" / name).stat().st_size > 10_000
     assert not (tmp_path / "out" / "all_envs_evaluation.png").exists()  # CleanRL's runs do not evaluate
+    assert not (tmp_path / "out" / "td3_continuous_action.png").exists()  # not one of this project's scripts
     # Only some envs and scripts; the training returns as the final return of every run.
     main(["--runs-dir", str(runs_dir), str(cleanrl_dir), "--output-dir", str(tmp_path / "td3"),
           "--scripts", "td3_continuous.py", "--final", "training", *QUICK])  # fmt: skip
     rows = rows_of((tmp_path / "td3" / "results.md").read_text())
     assert list(rows) == ["td3_continuous.py"] and rows["td3_continuous.py"][3] == "150.0 ± 70.7"
+    assert not (tmp_path / "td3" / "td3_continuous.png").exists()  # its runs alone are all_envs.png already
 
 
 def test_damaged_and_unfinished_runs_are_skipped_with_one_line_each(tmp_path, capsys):
