@@ -273,9 +273,9 @@ class Args:
     """leave out runs whose logs end before this step (runs still going, e.g. CleanRL's, which say nothing
     of their budget; this project's scripts are checked against the `total_timesteps` of their `args.json`)"""
     first_steps: int | None = None
-    """read only each run's first this many steps, as a run of that budget (the first 100k steps of a 1M-step
-    run are a 100k-step run: nothing in the scripts depends on --total-timesteps but when they stop); runs that
-    have not reached it are left out"""
+    """read the runs of a larger budget (`total_timesteps` in their `args.json`) only to this step, as runs of
+    this budget (the first 100k steps of a 1M-step run are a 100k-step run: nothing in the scripts depends on
+    --total-timesteps but when they stop), and leave out those that have not reached it; other runs as usual"""
     seed: int = 0
     """seed of the bootstrap"""
     bootstrap_samples: int = BOOTSTRAP_SAMPLES
@@ -547,13 +547,16 @@ def first_steps_of(events: dict, last_step: int, first_steps: int) -> dict:
 
 
 def read_run(run: Found, min_steps: int, first_steps: int | None = None) -> RunLog:
-    """The run's log (only its first `first_steps` steps, if given); ValueError says why it cannot be used."""
+    """The run's log (only its first `first_steps` steps if its budget is larger); ValueError says why it cannot
+    be used."""
     events = checked_scalar_events(run.log_dir, complete=run.finished)
     if not events.get("charts/episodic_return"):
         raise ValueError("no training episodes logged (charts/episodic_return)")
     last_step = max(event.step for tag_events in events.values() for event in tag_events)
-    wall_time_seconds = run.wall_time_seconds
-    if first_steps is not None:  # a longer run, finished or still going, cut: its wall time is that of the cut
+    args_path = run.log_dir / "args.json"
+    args = json.loads(args_path.read_text()) if args_path.exists() else {}
+    wall_time_seconds, budget = run.wall_time_seconds, args.get("total_timesteps")
+    if first_steps is not None and budget is not None and budget > first_steps:  # cut: the wall time to the cut
         events, wall_time_seconds = first_steps_of(events, last_step, first_steps), None
         last_step = max(event.step for tag_events in events.values() for event in tag_events)
     elif run.total_timesteps is not None and last_step < run.total_timesteps and not run.finished:
@@ -580,8 +583,7 @@ def read_run(run: Found, min_steps: int, first_steps: int | None = None) -> RunL
     length_steps, episode_lengths, _ = columns("charts/episodic_length")
     if not np.array_equal(length_steps, episode_steps):  # logged together by every script; else unusable
         episode_lengths = np.array([])
-    args_path = run.log_dir / "args.json"
-    gamma = float(json.loads(args_path.read_text()).get("gamma", 0.99)) if args_path.exists() else 0.99
+    gamma = float(args.get("gamma", 0.99))
     return RunLog(
         run.script, run.env_id, run.seed, wall_time_seconds if wall_time_seconds is not None else end - start,
         episode_steps, episode_returns, eval_steps, eval_returns, run.ran_on, q_steps, q_values,

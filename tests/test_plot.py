@@ -324,7 +324,7 @@ def test_damaged_and_unfinished_runs_are_skipped_with_one_line_each(tmp_path, ca
     assert "logged up to step 400, under --min-steps 1,000" in capsys.readouterr().err
 
 
-def test_first_steps_reads_a_longer_run_as_a_run_of_that_budget(tmp_path, capsys):
+def test_first_steps_reads_the_runs_of_a_larger_budget_as_runs_of_that_budget(tmp_path, capsys):
     runs_dir = tmp_path / "runs"
     # A 2,000-step run (an episode every 100 steps, evaluations every 500), one still going at step 1,200, and
     # one that stopped at step 800: read for their first 1,000 steps.
@@ -341,8 +341,13 @@ def test_first_steps_reads_a_longer_run_as_a_run_of_that_budget(tmp_path, capsys
         assert run.last_step == 1000 and run.episode_returns.tolist() == list(range(1, 11))
         assert run.eval_steps.tolist() == [500, 1000] and run.evaluation == 100.0
         assert run.wall_time_seconds == pytest.approx((1000 - 100) * SECONDS_PER_STEP + 1)  # to the cut, not the end
+    # Runs of that budget or less are read as usual: whole, and left out if unfinished.
+    ours(runs_dir, "Pendulum-v1", 1, list(range(1, 6)), [(500, 7.0)], total_timesteps=500)
+    ours(runs_dir, "Pendulum-v1", 2, list(range(1, 4)), [], total_timesteps=500)
+    assert [run.last_step for run in read_runs([runs_dir], ["Pendulum-v1"], first_steps=1000)] == [500]
+    assert "unfinished: logged up to step 300 of its --total-timesteps 500" in capsys.readouterr().err
     # Without it, the run still going is unfinished and left out; the finished one is read whole.
-    assert [run.last_step for run in read_runs([runs_dir])] == [2000]
+    assert [run.last_step for run in read_runs([runs_dir], ["Hopper-v4"])] == [2000]
     main(["--runs-dir", str(runs_dir), "--first-steps", "1000", "--output-dir", str(tmp_path / "out"), *QUICK])
     assert "| Hopper-v4 | `td3_continuous.py` | 2 | 100.0 ± 0.0 |" in (tmp_path / "out" / "results.md").read_text()
     with pytest.raises(SystemExit) as exit_info:

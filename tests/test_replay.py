@@ -10,7 +10,7 @@ import json
 import numpy as np
 from helpers import ROOT, load_script, read_scalars
 
-RUN = ROOT / "benchmarks" / "results" / "current_code" / "Pendulum-v1__td3_continuous__1"
+RUN = ROOT / "benchmarks" / "results" / "runs" / "Pendulum-v1__td3_continuous__1"
 REPLAYED_STEPS = 2000  # 1,000 random steps, then 1,000 updates (--learning-starts 1000)
 
 
