@@ -2,6 +2,7 @@
 
 import ast
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -154,3 +155,17 @@ def test_a_license_and_a_citation_let_researchers_copy_and_cite():
     citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     assert citation["cff-version"] == "1.2.0" and citation["license"] == "MIT" and citation["type"] == "software"
     assert citation["title"] and citation["message"] and citation["authors"]
+
+
+def test_the_committed_results_stay_small_enough_to_clone():
+    """benchmarks/results/ holds what the figures and tables need, at most 90 MB in all: finished runs' logs go
+    through benchmarks/compact.py, and checkpoints are never committed (those of local runs are ignored)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "benchmarks/results"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    files = [ROOT / name for name in listed.stdout.split("\0") if name]
+    assert len(files) > 100  # the committed runs, figures and tables are there
+    assert not [path for path in files if path.suffix == ".pt"], "a checkpoint is committed under benchmarks/results/"
+    assert sum(path.stat().st_size for path in files if path.exists()) <= 90 * 2**20
