@@ -34,7 +34,7 @@ python benchmarks/plot.py --runs-dir "$RUNS" --env-ids HalfCheetah-v4 Hopper-v4 
 # cleanrl/run_cleanrl.sh (CleanRL's own script in its own environment, see that file), compared by their
 # training returns (charts/episodic_return, which both log: CleanRL does not evaluate).
 python benchmarks/plot.py --runs-dir "$RUNS" benchmarks/results/cleanrl --env-ids HalfCheetah-v4 Hopper-v4 \
-    --scripts td3_continuous.py td3_continuous_action --final training --first-steps 100000 \
+    --scripts td3_continuous.py td3_continuous_action --final training --first-steps 100000 --min-steps 99900 \
     --output-dir benchmarks/results/cleanrl_overlay
 # The studies: their variants' runs, and their figures and tables with these runs' first 100k steps as the
 # baselines.
