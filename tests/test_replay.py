@@ -3,6 +3,10 @@
 A change to a script that changes any number it computes (an update, the buffer's sampling, the seeding) fails
 this test the day it is made; the committed results then need rerunning, or a note beside them saying what
 changed since (benchmarks/results/README.md).
+
+The replay runs 2,000 steps of a 20,000-step run: it also checks that a run's first steps do not depend on its
+budget (`--total-timesteps`), on which the 100k-step results read from the 1M-step runs rely
+(`benchmarks/plot.py --first-steps`).
 """
 
 import json
