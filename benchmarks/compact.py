@@ -15,12 +15,13 @@ as it is. The full logs come back by running the run again: the command of each 
 `attempts.jsonl` (the same seed and one thread give the same numbers on the same kind of processor).
 """
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import tyro
-from common import checked_scalar_events
+from common import DamagedLogError, checked_scalar_events
 
 WHOLE = ("charts/episodic_return", "charts/episodic_length")  # and every eval/ tag: what the figures and tables use
 
@@ -48,6 +49,13 @@ def compact(run_dir: Path, keep_every: int) -> tuple[int, int] | None:
     if any(".compact-every-" in path.name for path in files):
         return None
     scalars = checked_scalar_events(run_dir)
+    if not any(scalars.values()):
+        raise DamagedLogError("no scalar logged in its event files")
+    last_step = max(event.step for events in scalars.values() for event in events)
+    budget = json.loads((run_dir / "args.json").read_text()).get("total_timesteps")
+    finished_by_runner = (run_dir.parent.parent / "result.json").exists()  # benchmarks/run.py's layout
+    if not finished_by_runner and budget is not None and last_step < budget:
+        raise ValueError(f"unfinished (logged up to step {last_step:,} of {budget:,}): compact it once it has finished")
     start = min(event.wall_time for events in scalars.values() for event in events)
     suffix = f".compact-every-{keep_every}"
     writer = SummaryWriter(str(run_dir), filename_suffix=suffix)
@@ -68,16 +76,31 @@ def main(argv: list[str] | None = None) -> None:
     if args.keep_every < 1:
         print(f"compact.py: error: --keep-every must be at least 1, got {args.keep_every}", file=sys.stderr)
         sys.exit(2)
+    if not args.runs_dirs:
+        print("compact.py: error: give the directories of the runs to compact", file=sys.stderr)
+        sys.exit(2)
+    for root in args.runs_dirs:
+        if not root.is_dir():
+            print(f"compact.py: error: {root} is not a directory", file=sys.stderr)
+            sys.exit(2)
     run_dirs = sorted({path.parent for root in args.runs_dirs for path in root.rglob("args.json")})
-    total_before = total_after = 0
+    total_before = total_after = skipped = 0
     for run_dir in run_dirs:
-        sizes = compact(run_dir, args.keep_every)
+        try:
+            sizes = compact(run_dir, args.keep_every)
+        except (OSError, ValueError) as error:  # DamagedLogError is a ValueError: left as it is, and said
+            print(f"compact.py: skipped {run_dir}: {error}", file=sys.stderr)
+            skipped += 1
+            continue
         if sizes is None:
             print(f"{run_dir}: compacted before")
             continue
         total_before, total_after = total_before + sizes[0], total_after + sizes[1]
         print(f"{run_dir}: {sizes[0] / 1e6:.2f} MB -> {sizes[1] / 1e6:.2f} MB")
-    print(f"{len(run_dirs)} runs: {total_before / 1e6:.1f} MB -> {total_after / 1e6:.1f} MB")
+    print(f"{len(run_dirs) - skipped} runs: {total_before / 1e6:.1f} MB -> {total_after / 1e6:.1f} MB")
+    if skipped:
+        print(f"compact.py: {skipped} run(s) skipped, left as they were (above)", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
