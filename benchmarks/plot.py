@@ -1583,9 +1583,18 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = tyro.cli(Args, args=argv, description=__doc__.split("\n\n")[0])
     if args.measure_random_returns:
+        import gymnasium as gym
+
         for env_id in args.measure_random_returns:
-            print(f'    "{env_id}": {random_policy_return(env_id):.2f},', flush=True)
+            try:
+                print(f'    "{env_id}": {random_policy_return(env_id):.2f},', flush=True)
+            except gym.error.Error as error:  # an unknown id, a missing dependency
+                fail(f"--measure-random-returns {env_id}: {error}")
         return
+    if not args.format:
+        fail("--format needs at least one of png, pdf, svg")
+    if args.bootstrap_samples < 100:
+        fail(f"--bootstrap-samples {args.bootstrap_samples}: intervals need at least 100 resamples (rliable: 50,000)")
     for root in args.runs_dir:
         if not root.is_dir():
             fail(f"--runs-dir {root} is not a directory")
@@ -1607,7 +1616,10 @@ def main(argv: list[str] | None = None) -> None:
         if not any(run.env_id == env_id and len(run.q_values) for run in runs):
             fail(f"--q-values {env_id}: no finished run of it logged losses/qf1_values")
     output_dir = args.output_dir or args.runs_dir[0]
-    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        fail(f"cannot write to --output-dir {output_dir} ({error.strerror}): give a directory you may write to")
     write_outputs(runs, output_dir, args, shlex.join(["python", display(Path(__file__)), *argv]))
     print(f"{len(runs)} runs: figures, runs.csv and results.md written to {output_dir}")
 

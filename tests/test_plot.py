@@ -435,6 +435,17 @@ def test_output_paths_that_cannot_be_written_are_refused_before_any_figure(tmp_p
             main(["--runs-dir", str(tmp_path / "runs"), *flags])
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a_file", "runs"]
+    ours(tmp_path / "runs", "Hopper-v4", 1, [1.0] * 10)  # something to plot, and nowhere to write it
+    for flags, message in [
+        (["--output-dir", str(tmp_path / "a_file" / "out")], "cannot write to --output-dir"),
+        (["--bootstrap-samples", "0"], "--bootstrap-samples 0: intervals need at least 100 resamples"),
+        (["--format"], "--format needs at least one of png, pdf, svg"),
+        (["--measure-random-returns", "NoSuchEnv-v0"], "--measure-random-returns NoSuchEnv-v0: "),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--runs-dir", str(tmp_path / "runs"), *flags])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and message in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_the_state_value_estimate_is_the_mean_discounted_rest_of_each_episode():
