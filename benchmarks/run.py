@@ -422,6 +422,14 @@ def main(argv: list[str] | None = None) -> None:
     bad = sorted({flag.split("=")[0] for flag in flags_given if flag.split("=")[0] in runner_flags})
     if bad:
         fail(f"give {', '.join(bad)} to the runner, not after `--` or in a variant: it sets them for every run")
+    not_training = ("--eval-only", "--checkpoint", "--render", "--help", "-h")  # each run must train and log
+    odd = sorted({flag.split("=")[0] for flag in flags_given if flag.split("=")[0] in not_training})
+    if odd:
+        fail(f"{', '.join(odd)} after `--` or in a variant: the runner runs training runs; run the script itself")
+    for name, values in (("--env-ids", args.env_ids), ("--seeds", args.seeds)):
+        repeated = sorted({str(value) for value in values if values.count(value) > 1})
+        if repeated:
+            fail(f"{name} names {', '.join(repeated)} more than once: each run is one directory, give each once")
     for variant in variants:  # every script accepts its flags, before any run starts
         script_args(variant.script, (*variant.flags, *script_flags))
 

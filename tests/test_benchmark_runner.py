@@ -162,6 +162,10 @@ def test_ray_backend_runs_a_tiny_benchmark(tmp_path):
         (["--", "--gamma", "2"], "and --gamma in [0, 1], got 0.005 and 2.0"),
         (["--", "--no-such-flag"], "rejects the flags after `--`"),
         (["--", "--total-timesteps", "-5"], "must not be negative"),
+        (["--", "--eval-only", "--checkpoint", "model.pt"], "--checkpoint, --eval-only after `--`"),
+        (["--", "--help"], "--help after `--`"),
+        (["--seeds", "1", "1"], "--seeds names 1 more than once"),
+        (["--env-ids", "Pendulum-v1", "Pendulum-v1"], "--env-ids names Pendulum-v1 more than once"),
     ],
 )
 def test_bad_runner_input_ends_in_one_line_before_any_run(tmp_path, flags, message, capsys):
