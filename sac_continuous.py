@@ -974,8 +974,8 @@ def parse_args(argv: list[str] | None) -> tuple[Args, dict | None, str | None]:
     checkpoint, path = None, args.resume or args.checkpoint
     if args.resume is not None and args.eval_only:
         fail("--resume continues training and --eval-only evaluates: give one of them")
-    if args.eval_only and args.checkpoint is None:
-        fail("--eval-only needs --checkpoint PATH (a checkpoint, a saved model or a run directory)")
+    if args.eval_only != (args.checkpoint is not None):  # to train on from a checkpoint: --resume PATH
+        fail("--eval-only evaluates --checkpoint PATH (a checkpoint, a saved model or a run directory): give both")
     if args.resume is not None or args.eval_only:
         checkpoint, path = read_checkpoint(path, model=args.eval_only)
         if args.resume is not None and "buffer" not in checkpoint:
@@ -988,7 +988,7 @@ def parse_args(argv: list[str] | None) -> tuple[Args, dict | None, str | None]:
         if changed := [name for name, value in asdict(args).items() if name not in may_change and value != saved[name]]:
             flags = ", ".join("--" + name.replace("_", "-") for name in changed)
             fail(f"{path} was trained with other values of {flags}: drop them to use it, or start a new run")
-        if args.resume is not None and args.total_timesteps < checkpoint["global_step"]:
+        if not args.eval_only and args.total_timesteps < checkpoint["global_step"]:  # --resume, not a saved one
             fail(f"{path} is at step {checkpoint['global_step']:,}: --total-timesteps must be at least that to go on")
     check_args(args)
     return args, checkpoint, path

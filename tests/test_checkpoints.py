@@ -209,7 +209,8 @@ def test_files_that_are_not_ours_or_damaged_or_malicious_are_refused_clearly(scr
         ),
         (["--resume", str(tmp_path / "nothing.pt")], f"no such checkpoint: {tmp_path / 'nothing.pt'}"),
         (["--resume", str(tmp_path / "empty_run")], "holds no checkpoints"),
-        (["--eval-only"], "--eval-only needs --checkpoint PATH"),
+        (["--eval-only"], "--eval-only evaluates --checkpoint PATH (a checkpoint, a saved model or a run directory)"),
+        (["--checkpoint", str(model)], "--eval-only evaluates --checkpoint PATH (a checkpoint, a saved model"),
         (["--eval-only", "--checkpoint", str(model), "--resume", str(checkpoint)], "give one of them"),
         (
             ["--eval-only", "--checkpoint", str(model), "--env-id", "Hopper-v4"],
@@ -239,6 +240,11 @@ def test_evaluation_during_training_and_of_saved_files(script, capsys):
     for target in (Path(saved["run_dir"]) / f"{script[:-3]}.pt", saved["run_dir"]):  # a model, a run directory
         assert algo.main(["--eval-only", "--checkpoint", str(target), "--eval-episodes", "3"]) is None
         assert re.search(r"Pendulum-v1: -?\d+\.\d \+- \d+\.\d over 3 episodes", capsys.readouterr().out)
+    # A model saved by a resumed run (its flags include --resume) is evaluated, not resumed.
+    resumed = algo.main(["--resume", saved["run_dir"], "--total-timesteps", "400", "--save-model"])
+    capsys.readouterr()
+    assert algo.main(["--eval-only", "--checkpoint", str(Path(resumed["run_dir"]) / f"{script[:-3]}.pt")]) is None
+    assert re.search(r"Pendulum-v1: -?\d+\.\d \+- \d+\.\d over 10 episodes", capsys.readouterr().out)
 
 
 @pytest.mark.slow
