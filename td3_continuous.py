@@ -164,8 +164,8 @@ def make_env(env_id: str, video_dir: str | None = None, record_every_episode: bo
             env = gym.make(env_id)  # no `render_mode` argument: custom envs need not accept one
         if not (isinstance(env.observation_space, gym.spaces.Box) and len(env.observation_space.shape) == 1):
             env = gym.wrappers.FlattenObservation(env)  # the networks take flat vectors
-        if not isinstance(env.observation_space, gym.spaces.Box):
-            raise TypeError(f"its observations, {env.observation_space}, do not flatten into a vector")
+        if not (isinstance(env.observation_space, gym.spaces.Box) and env.observation_space.shape[0] > 0):
+            raise TypeError(f"its observations, {env.observation_space}, do not flatten into a non-empty vector")
         return env
 
     return thunk
@@ -188,8 +188,8 @@ def make_vector_env(env_id: str, num_envs: int, video_dir: str | None = None) ->
         raise TypeError(f"it has a {action_space} action space; this script needs a continuous (Box) one")
     if len(action_space.shape) != 1 or action_space.shape[0] == 0:
         raise ValueError(f"it has actions shaped {action_space.shape}; this script needs a vector of actions")
-    if not (np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high))):
-        raise ValueError(f"it has unbounded actions {action_space}; wrap it with gymnasium.wrappers.ClipAction")
+    if not np.all(np.abs(np.concatenate([action_space.low, action_space.high])) < 1e6):  # inf, nan, float32 max
+        raise ValueError(f"its actions, {action_space}, need finite bounds within 1e6: the actor squashes into them")
     return gym.wrappers.vector.RecordEpisodeStatistics(envs)
 
 
@@ -518,11 +518,11 @@ RUN_CONTROL_FLAGS = {"total_timesteps", *FLAGS[FLAGS.index("exp_name") :]}
 MAY_BE_ZERO = {"seed", "total_timesteps", "learning_starts", "checkpoint_frequency", "eval_frequency"}
 
 
-def fail(message: str, error: BaseException | None = None) -> None:
+def fail(message: str, error: BaseException | None = None, status: int = 2) -> None:
     """End the run on bad input: one line on stderr (with the first line of `error`'s), exit status 2, like argparse."""
     reason = f" ({(str(error).strip() or type(error).__name__).splitlines()[0]})" if error else ""
     print(f"{os.path.basename(__file__)}: error: {message}{reason}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(status)
 
 
 def check_args(args: Args) -> None:
@@ -550,14 +550,16 @@ def check_args(args: Args) -> None:
         fail("--save-best keeps the networks of the best evaluation: it needs --eval-frequency")
     if args.render and (not args.eval_only or args.capture_video):
         fail("--render shows the episodes of --eval-only in a window: add --eval-only, leave out --capture-video")
-    if not args.exp_name or args.exp_name in (".", "..") or re.search(r"[/\\\x00]", args.exp_name):
-        fail(f"--exp-name names a directory and a file: no '/', got {args.exp_name!r}")
-    for networks, learning_rate in {"actor": args.policy_lr, "critic": args.q_lr}.items():
-        if (args.learning_rate if learning_rate is None else learning_rate) == 0:  # legitimate: it freezes them
-            print(
-                f"{os.path.basename(__file__)}: warning: the {networks} learning rate is 0: no learning",
-                file=sys.stderr,
-            )
+    if not args.exp_name or args.exp_name in (".", "..") or re.search(r"[/\\\x00-\x1f]|.{101}", args.exp_name):
+        fail(f"--exp-name names a directory and a file: 1-100 characters, no '/', got {args.exp_name!r}")
+    if (args.threads or 0) > (os.cpu_count() or 1):  # more threads than cores only wait for each other
+        fail(f"--threads must be at most the {os.cpu_count()} cores of this machine, got {args.threads}")
+    rates = {"actor": args.policy_lr, "critic": args.q_lr}  # legitimate, but rarely meant: no learning at all
+    why = [f"the {n} learning rate is 0" for n, lr in rates.items() if (args.learning_rate if lr is None else lr) == 0]
+    if min(args.learning_starts, args.buffer_size) > args.total_timesteps and not args.eval_only:
+        why.append("--learning-starts is above --total-timesteps")
+    for cause in why:
+        print(f"{os.path.basename(__file__)}: warning: {cause}: no learning", file=sys.stderr)
 
 
 def check_environment(args: Args, device: torch.device, checkpoint: dict | None) -> None:
@@ -571,6 +573,8 @@ def check_environment(args: Args, device: torch.device, checkpoint: dict | None)
     except Exception as error:  # noqa: BLE001  (an unknown id, a missing package, an env that raises: the user's)
         fail(f"cannot make --env-id {args.env_id!r}", error)
     obs_dim, action_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
+    if args.eval_frequency + args.save_model + args.eval_only and envs.unwrapped.envs[0].spec.max_episode_steps is None:
+        fail(f"{args.env_id} has no time limit: an evaluation might never end; register it with max_episode_steps")
     try:  # a step as training takes it (observations that do not fit their space fail), a frame as videos do
         with warnings.catch_warnings(action="ignore"):  # gymnasium's warnings about it: the error says it
             envs.reset(seed=args.seed)
@@ -616,9 +620,7 @@ class CudaGraphs:
         self.function, self.graphs, self.calls = function, {}, {}
 
     def __call__(self, *inputs, **options):
-        key = tuple(
-            n % value for n in inputs if type(n) is int for name, value in options.items() if "frequency" in name
-        )
+        key = tuple(n % v for n in inputs if type(n) is int for name, v in options.items() if "frequency" in name)
         if key not in self.graphs:
             self.calls[key] = self.calls.get(key, 0) + 1
             side_stream = torch.cuda.Stream()  # warm-up and recording run off the default stream, as PyTorch asks
@@ -628,12 +630,11 @@ class CudaGraphs:
                     outputs = self.function(*inputs, **options)
                 torch.cuda.current_stream().wait_stream(side_stream)
                 return outputs
-            # This call's tensors (a batch), kept with their strides for compiled code: later calls' are copied in.
-            recorded_inputs = inputs
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph, stream=side_stream):
-                outputs = self.function(*recorded_inputs, **options)
-            self.graphs[key] = (graph, recorded_inputs, outputs)
+                outputs = self.function(*inputs, **options)
+            # This call's tensors (a batch), kept with their strides for compiled code: later calls' are copied in.
+            self.graphs[key] = (graph, inputs, outputs)
         graph, recorded_inputs, outputs = self.graphs[key]
         for recorded, new in zip(pytree.tree_leaves(recorded_inputs), pytree.tree_leaves(inputs), strict=True):
             if torch.is_tensor(recorded):
@@ -706,9 +707,9 @@ def set_rng_state(state: dict, envs: gym.vector.VectorEnv) -> None:
     envs.action_space.np_random.bit_generator.state = state["action_space"]
 
 
-def write_checkpoint(run_dir: str, state: dict, keep: int, name: str) -> str:
-    """Write `checkpoints/<name>.pt` atomically (a crash leaves no half-written file); keep `keep` step_*.pt."""
-    path = os.path.join(run_dir, "checkpoints", f"{name}.pt")
+def write_checkpoint(run_dir: str, state: dict, keep: int, name: str, folder="checkpoints") -> str:
+    """Write `<folder>/<name>.pt` atomically (a crash leaves no half-written file); keep `keep` step_*.pt."""
+    path = os.path.join(run_dir, folder, f"{name}.pt")
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path + ".tmp", "wb") as file:
@@ -740,7 +741,7 @@ def read_checkpoint(path: str, model: bool = False) -> tuple[dict, str]:
         with warnings.catch_warnings(action="ignore"):  # torch's warnings on a foreign file: the error says it
             state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        fail(f"no such checkpoint: {path}")
+        fail(f"no such checkpoint: {path!r}")
     except Exception as error:  # noqa: BLE001  (any file at all may be given: a text, a damaged or a foreign one)
         fail(f"cannot load {path}: not a checkpoint or model of this script, or damaged", error)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
@@ -781,11 +782,14 @@ class Run:
         self.envs, self.agent, self.buffer, self.exploration = envs, agent, buffer, exploration
         args, name = self.args, os.path.basename(self.run_dir)
         if args.track:
-            import wandb  # optional: only --track needs it
+            try:
+                import wandb  # optional: only --track needs it
 
-            run_id = re.sub(r"[^A-Za-z0-9_-]", "_", name)  # a resumed run continues its W&B run
-            config = {"project": args.wandb_project_name, "entity": args.wandb_entity, "config": asdict(args)}
-            self.tracking = wandb.init(**config, name=name, id=run_id, resume="allow", sync_tensorboard=True)
+                run_id = re.sub(r"[^A-Za-z0-9_-]", "_", name)  # a resumed run continues its W&B run
+                config = {"project": args.wandb_project_name, "entity": args.wandb_entity, "config": asdict(args)}
+                self.tracking = wandb.init(**config, name=name, id=run_id, resume="allow", sync_tensorboard=True)
+            except Exception as error:  # noqa: BLE001  (not installed, not logged in, offline: nothing written yet)
+                fail("--track logs to Weights & Biases: pip install wandb, wandb login (or WANDB_MODE=offline)", error)
         try:  # `purge_step` drops events that a killed run logged after its last checkpoint: no step twice
             self.writer = SummaryWriter(self.run_dir, purge_step=self.global_step + 1 if self.global_step else None)
             with open(os.path.join(self.run_dir, "args.json"), "w") as file:
@@ -836,7 +840,7 @@ class Run:
             self.stop_signal, self.stop_time, self.stop_requested = signum, time.time(), True
             print(f"\n{signal.Signals(signum).name}: stopping after this step (again to stop at once)", flush=True)
         elif time.time() - self.stop_time >= 1.0:
-            raise KeyboardInterrupt
+            self.end_early("a second stop request", "stopped at once", f"--resume {self.run_dir}", 128 + signum)
 
     def log_episodes(self, infos: dict, global_step: int) -> None:
         """Log every episode that ended at this step: several envs can finish on the same one."""
@@ -861,8 +865,10 @@ class Run:
         for name, value in vars(self.agent).items():  # SAC's log alpha may be -inf: --alpha 0 (its loss is checked)
             if isinstance(value, nn.Module) and not torch.nn.utils.get_total_norm(value.parameters()).isfinite():
                 bad.append(f"{name} has non-finite weights")
-        if bad and self.args.stop_on_nonfinite:
-            raise FloatingPointError(bad[0])
+        if bad and self.args.stop_on_nonfinite:  # the env's fault if it answered a finite action with any
+            from_env = self.buffer.rows[: self.buffer.size][self.buffer.actions[: self.buffer.size].isfinite().all(1)]
+            blame = "training diverged" if from_env.isfinite().all() else "the env returned a non-finite value"
+            self.end_early(bad[0], blame, "--no-stop-on-nonfinite trains on", 1)
 
     def after_step(self, global_step: int, critic_updates: int) -> None:
         """Evaluate and checkpoint when the step passes a multiple of their frequency; print the progress."""
@@ -890,11 +896,8 @@ class Run:
         self.writer.add_scalar("charts/SPS", sps, step)
         eta = datetime.timedelta(seconds=int((total - step) / max(sps, 1e-9)))
         mean_return = f"{np.mean(self.recent_returns):.1f}" if self.recent_returns else "n/a"
-        print(
-            f"step {step:>9,}/{total:,} ({100 * step / total:5.1f}%) | {sps:6.0f} SPS | ETA {eta} | "
-            f"return {mean_return} (last {len(self.recent_returns)} episodes) | threads {self.adjust_threads()}",
-            flush=True,
-        )
+        line = f"step {step:>9,}/{total:,} ({100 * step / total:5.1f}%) | {sps:6.0f} SPS | ETA {eta} | return {mean_return}"
+        print(f"{line} (last {len(self.recent_returns)} episodes) | threads {self.adjust_threads()}", flush=True)
         self.last_print_time, self.last_print_step = now, step
 
     def adjust_threads(self) -> int:
@@ -922,18 +925,17 @@ class Run:
         if args.checkpoint_frequency > 0 and global_step % args.checkpoint_frequency >= args.num_envs:
             self.save_checkpoint()  # the last one, unless this step wrote it
         if args.save_model:
-            model_path = os.path.join(self.run_dir, f"{args.exp_name}.pt")
-            torch.save(self.model_state(), model_path)
+            model_path = write_checkpoint(self.run_dir, self.model_state(), args.checkpoint_keep, args.exp_name, "")
             print(f"model saved to {model_path}", flush=True)
             self.agent.actor.load_state_dict(read_checkpoint(model_path)[0]["networks"]["actor"])  # evaluate the file
         if args.save_model or args.eval_frequency > 0:
             self.log_evaluation(self.agent.actor, f"evaluation over {args.eval_episodes} episodes")
 
-    def diverged(self, error: FloatingPointError) -> None:
+    def end_early(self, event: str, why: str, hint: str, status: int) -> None:
+        """Diverged, or stopped twice: one line naming the last checkpoint (the checkpoints are intact); exit."""
         last = sorted(glob.glob(os.path.join(self.run_dir, "checkpoints", "step_*.pt")))[-1:] or ["none"]
-        message = f"{error} at step {self.global_step:,}: training diverged; the last checkpoint before it: {last[0]}"
-        print(f"{os.path.basename(__file__)}: error: {message} (--no-stop-on-nonfinite trains on)", file=sys.stderr)
-        sys.exit(1)
+        message = f"{event} at step {self.global_step:,}: {why}; the last checkpoint before it: {last[0]} ({hint})"
+        fail(message, status=status)
 
     def close(self) -> None:
         for signum, handler in self.previous_handlers.items():
@@ -948,7 +950,7 @@ class Run:
 def parse_args(argv: list[str] | None) -> tuple[Args, dict | None, str | None]:
     """The flags, and the checkpoint that --resume or --eval-only names (whose flags the given ones override)."""
     args = tyro.cli(Args, args=argv)
-    checkpoint, path = None, args.resume or args.checkpoint
+    checkpoint, path = None, args.checkpoint if args.resume is None else args.resume
     if args.resume is not None and args.eval_only:
         fail("--resume continues training and --eval-only evaluates: give one of them")
     if args.eval_only != (args.checkpoint is not None):  # to train on from a checkpoint: --resume PATH
@@ -996,8 +998,6 @@ def main(argv: list[str] | None = None) -> dict | None:
         agent, buffer = train(args, run)
         run.finish()
         return {"run_dir": run.run_dir, "args": args, "agent": agent, "buffer": buffer}
-    except FloatingPointError as error:  # a loss or a weight became NaN or infinite
-        run.diverged(error)
     finally:
         run.close()
 

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,6 +147,21 @@ def script_args(script: str, flags: tuple[str, ...]) -> dict:
         fail(f"{script} rejects the flags after `--` ({' '.join(flags)}): {reason}")
     module.check_args(args)  # the script's own one-line error and exit status 2 on values it refuses
     return dataclasses.asdict(args)
+
+
+@functools.cache
+def check_env(script: str, env_id: str) -> None:
+    """The env can be made as the script makes it (which refuses discrete and unbounded actions, for instance):
+    an unknown id or a misspelt one ends the runner in one line, before any run starts."""
+    make_vector_env = getattr(load_script(script), "make_vector_env", None)
+    if make_vector_env is None:  # a user's changed copy may build its envs otherwise: its runs will say
+        return
+    try:
+        with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings(action="ignore"):
+            make_vector_env(env_id, 1).close()
+    except Exception as error:  # noqa: BLE001  (the env's own error, whatever it is, says why)
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+        fail(f"--env-ids: {script} cannot make {env_id!r} ({reason})")
 
 
 def script_run_dir(run_dir: Path) -> Path | None:
@@ -430,8 +446,10 @@ def main(argv: list[str] | None = None) -> None:
         repeated = sorted({str(value) for value in values if values.count(value) > 1})
         if repeated:
             fail(f"{name} names {', '.join(repeated)} more than once: each run is one directory, give each once")
-    for variant in variants:  # every script accepts its flags, before any run starts
+    for variant in variants:  # every script accepts its flags and envs, before any run starts
         script_args(variant.script, (*variant.flags, *script_flags))
+        for env_id in args.env_ids:
+            check_env(variant.script, env_id)
 
     # Env by env, seed by seed: a benchmark stopped halfway has every script on its first envs.
     runs = [

@@ -14,7 +14,10 @@ BAD_FLAGS = [
     (["--env-id", "NoSuchEnv-v0"], "cannot make --env-id 'NoSuchEnv-v0'"),
     (["--env-id", "no_such_module:Thing-v0"], "cannot make --env-id 'no_such_module:Thing-v0'"),
     (["--env-id", "CartPole-v1"], "needs a continuous (Box) one"),
-    (["--env-id", "toy_envs:Unbounded-v0"], "wrap it with gymnasium.wrappers.ClipAction"),
+    (["--env-id", "toy_envs:Unbounded-v0"], "need finite bounds within 1e6: the actor squashes into them"),
+    (["--env-id", "toy_envs:HugeBounds-v0"], "need finite bounds within 1e6: the actor squashes into them"),
+    (["--env-id", "toy_envs:Endless-v0", "--save-model"], "toy_envs:Endless-v0 has no time limit: an evaluation might"),
+    (["--env-id", "toy_envs:EmptyObservation-v0"], "do not flatten into a non-empty vector"),
     (["--batch-size", "512", "--buffer-size", "256"], "--batch-size (512) must be at most --buffer-size (256)"),
     (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
     (["--num-envs", "0"], "--num-envs must be at least 1, got 0"),
@@ -36,7 +39,11 @@ BAD_FLAGS = [
     (["--q-lr", "-0.1"], "--q-lr must not be negative, got -0.1"),
     (["--gamma", "nan"], "--gamma must be a finite number, got nan"),
     (["--seed", "-1"], "--seed must not be negative, got -1"),
-    (["--exp-name", "a/b"], "--exp-name names a directory and a file: no '/', got 'a/b'"),
+    (["--exp-name", "a/b"], "--exp-name names a directory and a file: 1-100 characters, no '/', got 'a/b'"),
+    (["--exp-name", "a\nb"], "--exp-name names a directory and a file: 1-100 characters, no '/', got 'a\\nb'"),
+    (["--exp-name", "x" * 101], "--exp-name names a directory and a file: 1-100 characters"),
+    (["--threads", "100000"], "--threads must be at most the"),
+    (["--resume", ""], "no such checkpoint: ''"),
     (["--cudagraphs", "--no-cuda"], "--cudagraphs records CUDA graphs: it needs a GPU"),
 ]
 
@@ -166,7 +173,8 @@ def test_more_bad_input_in_a_real_process(flags, message, tmp_path):
 
 def test_a_runs_path_that_is_a_file_is_refused_before_anything_is_written(tmp_path, capsys):
     (tmp_path / "runs").write_text("a file where the runs go")
-    error = refused("td3_continuous.py", ["--env-id", "Pendulum-v1", "--total-timesteps", "10"], capsys)
+    flags = ["--env-id", "Pendulum-v1", "--total-timesteps", "10", "--learning-starts", "10"]
+    error = refused("td3_continuous.py", flags, capsys)
     assert "cannot write the run into runs/" in error and "(Not a directory)" in error, error
     assert (tmp_path / "runs").read_text() == "a file where the runs go"
 
@@ -283,3 +291,11 @@ def test_a_zero_learning_rate_is_accepted_with_one_warning(capsys, tmp_path, mon
     fresh = td3.make_agent(result["args"], 3, np.array([-2.0]), np.array([2.0]), torch.device("cpu"))
     for trained, initial in zip(result["agent"].actor.parameters(), fresh.actor.parameters(), strict=True):
         assert torch.equal(trained, initial)
+
+
+def test_a_budget_within_the_random_phase_is_accepted_with_one_warning(capsys):
+    """--learning-starts above --total-timesteps: no update ever happens, which a user rarely means."""
+    flags = ["--env-id", "Pendulum-v1", "--total-timesteps", "50", "--learning-starts", "100", "--eval-frequency", "0"]
+    assert load_script("td3_continuous.py").main(flags)["buffer"].size == 50
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == ["td3_continuous.py: warning: --learning-starts is above --total-timesteps: no learning"]

@@ -14,7 +14,7 @@ import pytest
 import run
 import speed
 from common import code_version, load_script, machine_description, versions
-from helpers import ROOT, TESTS
+from helpers import ROOT, TESTS, script_environment
 from plot import RunLog, bootstrap_interval, final_return, iqm, mean_band, recent_mean_curve, update_docs
 
 TINY = ["--total-timesteps", "600", "--learning-starts", "200", "--batch-size", "32"]
@@ -31,7 +31,8 @@ def runner_command(runs_dir, *flags: str) -> list[str]:
 
 
 def call(command: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout)
+    env = script_environment()  # the toy environments importable
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout, env=env)
 
 
 def attempts(run_dir) -> list[dict]:
@@ -118,14 +119,13 @@ def test_a_larger_budget_extends_finished_runs(tmp_path):
 @pytest.mark.slow
 def test_a_failed_run_is_reported_and_the_others_go_on(tmp_path):
     runs_dir = tmp_path / "runs"
-    command = [*RUNNER, "--scripts", "td3_continuous.py", "--env-ids", "Pendulum-v1", "NoSuchEnv-v0"]
+    command = [*RUNNER, "--scripts", "td3_continuous.py", "--env-ids", "toy_envs:Diverging-v0", "Pendulum-v1"]
     command += ["--seeds", "1", "--runs-dir", str(runs_dir), "--", *TINY]
     result = call(command)
     assert result.returncode == 1
-    assert "FAILED NoSuchEnv-v0__td3_continuous__1 (exit 2); log: " in result.stdout
-    assert (
-        "cannot make --env-id 'NoSuchEnv-v0'" in (runs_dir / "NoSuchEnv-v0__td3_continuous__1" / "log.txt").read_text()
-    )
+    failed = "toy_envs_Diverging-v0__td3_continuous__1"  # its reward turns infinite: the run stops, exit status 1
+    assert f"FAILED {failed} (exit 1); log: " in result.stdout
+    assert "the env returned a non-finite value" in (runs_dir / failed / "log.txt").read_text()
     assert (runs_dir / "Pendulum-v1__td3_continuous__1" / "result.json").exists()
 
 
@@ -166,6 +166,11 @@ def test_ray_backend_runs_a_tiny_benchmark(tmp_path):
         (["--", "--help"], "--help after `--`"),
         (["--seeds", "1", "1"], "--seeds names 1 more than once"),
         (["--env-ids", "Pendulum-v1", "Pendulum-v1"], "--env-ids names Pendulum-v1 more than once"),
+        (
+            ["--env-ids", "Pendulum-v1", "NoSuchEnv-v0"],
+            "cannot make 'NoSuchEnv-v0' (Environment `NoSuchEnv` doesn't exist",
+        ),
+        (["--env-ids", "CartPole-v1"], "needs a continuous (Box) one"),
     ],
 )
 def test_bad_runner_input_ends_in_one_line_before_any_run(tmp_path, flags, message, capsys):

@@ -207,7 +207,7 @@ def test_files_that_are_not_ours_or_damaged_or_malicious_are_refused_clearly(scr
             ["--resume", str(older)],
             f"cannot load {older}: another script or version wrote it, with flags this one lacks: ['removed_flag']",
         ),
-        (["--resume", str(tmp_path / "nothing.pt")], f"no such checkpoint: {tmp_path / 'nothing.pt'}"),
+        (["--resume", str(tmp_path / "nothing.pt")], f"no such checkpoint: '{tmp_path / 'nothing.pt'}'"),
         (["--resume", str(tmp_path / "empty_run")], "holds no checkpoints"),
         (["--eval-only"], "--eval-only evaluates --checkpoint PATH (a checkpoint, a saved model or a run directory)"),
         (["--checkpoint", str(model)], "--eval-only evaluates --checkpoint PATH (a checkpoint, a saved model"),
@@ -275,9 +275,10 @@ def test_a_nonfinite_loss_stops_the_run_and_keeps_the_checkpoints_before_it(scri
         algo.main(flags)
     assert exit_info.value.code == 1
     error = capsys.readouterr().err
-    # The reward turns infinite after step 300: seen at the next logging of the losses (every 100 updates).
-    match = re.search(r"error: (\S+) is (nan|inf|-inf) at step (\d+): training diverged; the last checkpoint "
-                      r"before it: (\S+) \(--no-stop-on-nonfinite trains on\)", error)  # fmt: skip
+    # The reward turns infinite after step 300: seen at the next logging of the losses (every 100 updates), and
+    # blamed on the env, which gave it for a finite action.
+    match = re.search(r"error: (\S+) is (nan|inf|-inf) at step (\d+): the env returned a non-finite value; "
+                      r"the last checkpoint before it: (\S+) \(--no-stop-on-nonfinite trains on\)", error)  # fmt: skip
     assert match and match.group(1).startswith("losses/") and 300 < int(match.group(3)) <= 500, error
     state = torch.load(match.group(4), weights_only=True)  # written at step 300, before the divergence: whole
     assert state["global_step"] == 300
@@ -288,6 +289,14 @@ def test_a_nonfinite_loss_stops_the_run_and_keeps_the_checkpoints_before_it(scri
     assert checkpoint_names(Path(match.group(4)).parent.parent) == ["step_000000000300.pt"]  # nothing after
     # --no-stop-on-nonfinite trains on.
     assert algo.main([*DIVERGING, "--batch-size", "32", "--no-stop-on-nonfinite"])["buffer"].size == 600
+
+
+def test_a_diverging_training_is_told_apart_from_an_env_that_returns_nonfinite_values(capsys):
+    """Pendulum's values are finite: the non-finite loss that a huge learning rate makes is training's own."""
+    with pytest.raises(SystemExit) as exit_info:
+        load_script("td3_continuous.py").main([*SHORT, "--learning-rate", "1e30", "--total-timesteps", "600"])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 1 and ": training diverged; the last checkpoint before it: none (" in error, error
 
 
 @pytest.mark.parametrize(
@@ -319,7 +328,7 @@ def test_the_nonfinite_guard_works_with_any_optimizer(script, optimizer, monkeyp
     with pytest.raises(SystemExit) as exit_info:
         algo.main([*DIVERGING, "--batch-size", "32"])
     error = capsys.readouterr().err
-    assert exit_info.value.code == 1 and "training diverged" in error and "Traceback" not in error, error
+    assert exit_info.value.code == 1 and "the env returned a non-finite value" in error and "Traceback" not in error
 
 
 @pytest.mark.slow
@@ -330,6 +339,34 @@ def test_tracking_with_weights_and_biases_offline(tmp_path):
     check_ok(result)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+
+
+def test_a_second_stop_request_ends_the_run_at_once_in_one_line(monkeypatch, capsys):
+    """An evaluation finishes its episodes before a first request is heard; a second one, a second later, ends the
+    run at once (an episode that never ends cannot hold it), in one line naming the last checkpoint, still intact."""
+    algo = load_script("td3_continuous.py")
+    evaluate = algo.evaluate
+
+    def interrupted_evaluation(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1.1)  # a second request within a second is taken for the same one (a process group's)
+        os.kill(os.getpid(), signal.SIGINT)
+        raise AssertionError("the second request did not end the run")
+
+    monkeypatch.setattr(algo, "evaluate", interrupted_evaluation)
+    with pytest.raises(SystemExit) as exit_info:
+        algo.main([*SHORT, "--total-timesteps", "600", "--checkpoint-frequency", "200", "--eval-frequency", "300"])
+    assert exit_info.value.code == 128 + signal.SIGINT
+    error = capsys.readouterr().err
+    message = re.fullmatch(
+        r"td3_continuous.py: error: a second stop request at step 300: stopped at once; "
+        r"the last checkpoint before it: (\S+) \(--resume (\S+)\)\n",
+        error,
+    )
+    assert message and Path(message.group(1)).name == "step_000000000200.pt", error
+    assert torch.load(message.group(1), weights_only=True)["global_step"] == 200  # whole
+    monkeypatch.setattr(algo, "evaluate", evaluate)
+    assert algo.main(["--resume", message.group(2), "--total-timesteps", "400"])["buffer"].size == 400
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -50,12 +50,28 @@ gym.register("TerminatesAt3-v0", entry_point=CounterEnv, kwargs={"terminate_afte
 class UnboundedActionEnv(CounterEnv):
     """The counter with actions in (-inf, inf), which cannot be rescaled from tanh's [-1, 1]."""
 
-    def __init__(self):
+    def __init__(self, bound: float = np.inf):
         super().__init__()
-        self.action_space = gym.spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32)
+        self.action_space = gym.spaces.Box(-bound, bound, shape=(2,), dtype=np.float32)
 
 
 gym.register("Unbounded-v0", entry_point=UnboundedActionEnv, max_episode_steps=5)
+# Bounds at float32's largest: finite, but their width overflows, and the actor's actions with it.
+gym.register("HugeBounds-v0", entry_point=UnboundedActionEnv, kwargs={"bound": 3.4e38}, max_episode_steps=5)
+# No time limit, and episodes that never terminate: an evaluation would never end.
+gym.register("Endless-v0", entry_point=CounterEnv)
+
+
+class EmptyObservationEnv(CounterEnv):
+    def __init__(self):
+        super().__init__()
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, shape=(0,), dtype=np.float32)
+
+    def _obs(self) -> np.ndarray:
+        return np.zeros(0, dtype=np.float32)
+
+
+gym.register("EmptyObservation-v0", entry_point=EmptyObservationEnv, max_episode_steps=5)
 
 
 class DivergingEnv(CounterEnv):
