@@ -609,7 +609,7 @@ def check_environment(args: Args, device: torch.device, checkpoint: dict | None)
                     env.reset(seed=args.seed)
                     env.render()
     except Exception as error:  # noqa: BLE001  (whatever the env or its renderer raises, the message says it)
-        shape = f": do its observations have the shape ({obs_dim},)?"
+        shape = f": are its observations of shape ({obs_dim},) and its rewards single numbers?"
         hint = "; MuJoCo renders with EGL (apt install libegl1) or OSMesa" if "GL" in str(error) else shape
         fail(f"{args.env_id} fails in its first step or frame{hint}", error)
     if checkpoint is not None and (checkpoint["obs_dim"], checkpoint["action_dim"]) != (obs_dim, action_dim):
