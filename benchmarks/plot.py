@@ -539,6 +539,17 @@ def find_runs(root: Path, skip) -> list[Found]:
     return found
 
 
+PAUSE_SECONDS = 900  # a silence this long in a run's log is a stopped run waiting to resume, not work
+
+
+def active_seconds(events: dict) -> float:
+    """The wall time that a run's logged events span, less its pauses (silences over PAUSE_SECONDS). A run logs an
+    episode, a loss or its speed every few seconds while it works; stopped, nothing until it resumes."""
+    times = np.sort([event.wall_time for tag_events in events.values() for event in tag_events])
+    gaps = np.diff(times)
+    return float(gaps[gaps <= PAUSE_SECONDS].sum())
+
+
 def first_steps_of(events: dict, last_step: int, first_steps: int) -> dict:
     """The events of a run's first `first_steps` steps; ValueError if it has not logged that far."""
     if last_step < first_steps:
@@ -566,7 +577,9 @@ def read_run(run: Found, min_steps: int, first_steps: int | None = None) -> RunL
     if last_step < min_steps:
         raise ValueError(f"logged up to step {last_step:,}, under --min-steps {min_steps:,}")
     start = min(event.wall_time for tag_events in events.values() for event in tag_events)
-    end = max(event.wall_time for tag_events in events.values() for event in tag_events)
+    # The runner's record of its attempts misses one killed with the runner (a machine lost, a session's end);
+    # the events miss the start-up: the larger of the two.
+    wall_time_seconds = max(wall_time_seconds or 0.0, active_seconds(events))
 
     def columns(tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         tag_events = events.get(tag, [])
@@ -585,7 +598,7 @@ def read_run(run: Found, min_steps: int, first_steps: int | None = None) -> RunL
         episode_lengths = np.array([])
     gamma = float(args.get("gamma", 0.99))
     return RunLog(
-        run.script, run.env_id, run.seed, wall_time_seconds if wall_time_seconds is not None else end - start,
+        run.script, run.env_id, run.seed, wall_time_seconds,
         episode_steps, episode_returns, eval_steps, eval_returns, run.ran_on, q_steps, q_values,
         episode_hours, eval_hours, q_hours, source=display(run.log_dir), episode_lengths=episode_lengths, gamma=gamma,
         last_step=int(last_step), code=run.code,

@@ -573,7 +573,7 @@ def test_runs_csv_has_a_row_per_run_with_the_commit_that_made_it(tmp_path):
         "last5_evaluation_return": "80.00",
         "last10_training_return": "75.00",
         "evaluations": "6",
-        "wall_seconds": "125.0",
+        "wall_seconds": f"{(1200 - 100) * SECONDS_PER_STEP + 1:.1f}",  # the events' span, over result.json's 125 s
         "commit": "a" * 40,
         "dirty": "false",
         "script_sha256": "",
@@ -587,6 +587,27 @@ def test_runs_csv_has_a_row_per_run_with_the_commit_that_made_it(tmp_path):
     assert (plain["last10_training_return"], plain["commit"], plain["dirty"]) == ("5.00", "", "")
     report = (tmp_path / "out" / "results.md").read_text()
     assert f"- 1 run: commit {'a' * 12}\n" in report and f"- 1 run: commit {'b' * 12}, with uncommitted" in report
+
+
+def test_the_wall_time_counts_attempts_the_runner_missed_and_not_the_pauses_between_them(tmp_path):
+    """A run worked 800 s, stopped for a day, then worked 800 s more; the runner recorded one attempt, of 100 s."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    run_dir = tmp_path / "runs" / "Hopper-v4__td3_continuous__1"
+    log_dir = run_dir / "runs" / "Hopper-v4__td3_continuous__1__1700000001"
+    writer = SummaryWriter(str(log_dir))
+    for i, step in enumerate(range(100, 1001, 100)):  # every 200 s, and a day's pause after the fifth episode
+        wall_time = START + 200 * i + (86_400 if i >= 5 else 0) - (200 if i >= 5 else 0)
+        writer.add_scalar("charts/episodic_return", float(step), step, walltime=wall_time)
+    writer.close()
+    args = {"exp_name": "td3_continuous", "env_id": "Hopper-v4", "seed": 1, "total_timesteps": 1000}
+    (log_dir / "args.json").write_text(json.dumps(args))
+    result = {"script": "td3_continuous.py", "env_id": "Hopper-v4", "seed": 1, "wall_time_seconds": 100.0}
+    (run_dir / "result.json").write_text(json.dumps(result | {"tensorboard_dir": str(log_dir.relative_to(run_dir))}))
+    main(["--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "out"), *QUICK])
+    with (tmp_path / "out" / "runs.csv").open() as file:
+        (row,) = list(csv.DictReader(file))
+    assert row["wall_seconds"] == "1600.0"  # 4 + 4 gaps of 200 s; the gap over the pause is not counted
 
 
 def test_each_published_number_is_beside_ours_computed_the_same_way():
