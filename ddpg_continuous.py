@@ -235,9 +235,8 @@ class Actor(nn.Module):
         for fan_in, fan_out in itertools.pairwise((obs_dim, *hidden_sizes)):
             layers += [nn.Linear(fan_in, fan_out), *([nn.LayerNorm(fan_out)] if layer_norm else []), nn.ReLU()]
         self.net = nn.Sequential(*layers, nn.Linear(hidden_sizes[-1], len(action_low)), nn.Tanh())
-        if paper_init:  # the paper's output initialisation: the first actions near zero
-            nn.init.uniform_(self.net[-2].weight, -3e-3, 3e-3)
-            nn.init.uniform_(self.net[-2].bias, -3e-3, 3e-3)
+        for parameter in self.net[-2].parameters() if paper_init else []:  # the paper's: first actions near zero
+            nn.init.uniform_(parameter, -3e-3, 3e-3)
         # The bounds, and the per-dimension affine map from [-1, 1] to them; buffers, so saved with the weights.
         self.register_buffer("action_low", torch.as_tensor(action_low, dtype=torch.float32))
         self.register_buffer("action_high", torch.as_tensor(action_high, dtype=torch.float32))
@@ -277,9 +276,8 @@ class Critic(nn.Module):
             self.weights.append(nn.Parameter(torch.empty(num_critics, fan_in, fan_out).uniform_(-bound, bound)))
             self.biases.append(nn.Parameter(torch.empty(num_critics, 1, fan_out).uniform_(-bound, bound)))
         self.norms = nn.ModuleList(nn.LayerNorm(size) if layer_norm else nn.Identity() for size in hidden_sizes)
-        if paper_init:
-            nn.init.uniform_(self.weights[-1], -3e-3, 3e-3)
-            nn.init.uniform_(self.biases[-1], -3e-3, 3e-3)
+        for parameter in (self.weights[-1], self.biases[-1]) if paper_init else []:
+            nn.init.uniform_(parameter, -3e-3, 3e-3)
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor, critics: int | None = None) -> torch.Tensor:
         """Return the Q-values of every critic (or of the first `critics`), shaped [critics, batch]."""
@@ -646,6 +644,8 @@ def check_args(args: Args) -> None:
         fail("--exploration-noise-final decays the exploration noise: --exploration-noise must be positive")
     if args.exploration_noise_decay_steps is not None and args.exploration_noise_final is None:
         fail("--exploration-noise-decay-steps is the length of a decay: it needs --exploration-noise-final")
+    if args.exploration_noise_type == "ou" and args.ou_theta * args.ou_dt >= 2:  # x <- (1 - theta dt) x + noise
+        fail(f"--ou-theta x --ou-dt must be below 2 or the noise grows without end, got {args.ou_theta * args.ou_dt:g}")
     if args.save_best and args.eval_frequency == 0:
         fail("--save-best keeps the networks of the best evaluation: it needs --eval-frequency")
     if args.render and (not args.eval_only or args.capture_video):
@@ -867,7 +867,7 @@ class Run:
             self.run_dir, suffix = os.path.join("runs", name), 1
             while os.path.exists(self.run_dir):  # two runs started in the same second must not share a log
                 self.run_dir, suffix = os.path.join("runs", f"{name}_{suffix}"), suffix + 1
-        self.global_step = 0 if checkpoint is None else checkpoint["global_step"]
+        self.global_step = self.last_print_step = 0 if checkpoint is None else checkpoint["global_step"]
         videos = "videos" if self.global_step == 0 else f"videos_from_step_{self.global_step}"
         self.video_dir = os.path.join(self.run_dir, videos) if args.capture_video else None
         self.critic_updates, self.recent_returns, self.best_return = 0, deque(maxlen=10), -np.inf
@@ -908,7 +908,6 @@ class Run:
             print(f"resumed from {self.checkpoint_path} at step {self.global_step:,}", flush=True)
         self.previous_handlers = {s: signal.signal(s, self.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         self.start_time = self.last_print_time = time.time()
-        self.last_print_step = self.global_step
         self.adjust_threads()
         return self.global_step, self.critic_updates
 
@@ -1040,11 +1039,9 @@ class Run:
     def close(self) -> None:
         for signum, handler in self.previous_handlers.items():
             signal.signal(signum, handler)
-        for resource in (self.envs, self.writer):
+        for resource, method in ((self.envs, "close"), (self.writer, "close"), (self.tracking, "finish")):
             if resource is not None:
-                resource.close()
-        if self.tracking is not None:
-            self.tracking.finish()
+                getattr(resource, method)()
 
 
 def parse_args(argv: list[str] | None) -> tuple[Args, dict | None, str | None]:
@@ -1089,9 +1086,8 @@ def main(argv: list[str] | None = None) -> dict | None:
         actor.load_state_dict(checkpoint["networks"]["actor"])
         videos = os.path.join(os.path.dirname(checkpoint_path), "videos", "eval")  # beside the file
         returns = evaluate(actor, args, device, videos if args.capture_video else None)
-        print(f"{args.env_id}: {np.mean(returns):.1f} +- {np.std(returns):.1f} over {len(returns)} episodes")
-        if args.capture_video:
-            print(f"videos in {videos}")
+        filmed = f"; videos in {videos}" if args.capture_video else ""
+        print(f"{args.env_id}: {np.mean(returns):.1f} +- {np.std(returns):.1f} over {len(returns)} episodes{filmed}")
         return None
     run = Run(args, device, checkpoint, checkpoint_path)
     try:
@@ -1103,4 +1099,5 @@ def main(argv: list[str] | None = None) -> dict | None:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, lambda *_: fail("interrupted (Ctrl-C) before training began", status=130))
     main()

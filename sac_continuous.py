@@ -790,7 +790,7 @@ class Run:
             self.run_dir, suffix = os.path.join("runs", name), 1
             while os.path.exists(self.run_dir):  # two runs started in the same second must not share a log
                 self.run_dir, suffix = os.path.join("runs", f"{name}_{suffix}"), suffix + 1
-        self.global_step = 0 if checkpoint is None else checkpoint["global_step"]
+        self.global_step = self.last_print_step = 0 if checkpoint is None else checkpoint["global_step"]
         videos = "videos" if self.global_step == 0 else f"videos_from_step_{self.global_step}"
         self.video_dir = os.path.join(self.run_dir, videos) if args.capture_video else None
         self.critic_updates, self.recent_returns, self.best_return = 0, deque(maxlen=10), -np.inf
@@ -831,7 +831,6 @@ class Run:
             print(f"resumed from {self.checkpoint_path} at step {self.global_step:,}", flush=True)
         self.previous_handlers = {s: signal.signal(s, self.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         self.start_time = self.last_print_time = time.time()
-        self.last_print_step = self.global_step
         self.adjust_threads()
         return self.global_step, self.critic_updates
 
@@ -963,11 +962,9 @@ class Run:
     def close(self) -> None:
         for signum, handler in self.previous_handlers.items():
             signal.signal(signum, handler)
-        for resource in (self.envs, self.writer):
+        for resource, method in ((self.envs, "close"), (self.writer, "close"), (self.tracking, "finish")):
             if resource is not None:
-                resource.close()
-        if self.tracking is not None:
-            self.tracking.finish()
+                getattr(resource, method)()
 
 
 def parse_args(argv: list[str] | None) -> tuple[Args, dict | None, str | None]:
@@ -1012,9 +1009,8 @@ def main(argv: list[str] | None = None) -> dict | None:
         actor.load_state_dict(checkpoint["networks"]["actor"])
         videos = os.path.join(os.path.dirname(checkpoint_path), "videos", "eval")  # beside the file
         returns = evaluate(actor, args, device, videos if args.capture_video else None)
-        print(f"{args.env_id}: {np.mean(returns):.1f} +- {np.std(returns):.1f} over {len(returns)} episodes")
-        if args.capture_video:
-            print(f"videos in {videos}")
+        filmed = f"; videos in {videos}" if args.capture_video else ""
+        print(f"{args.env_id}: {np.mean(returns):.1f} +- {np.std(returns):.1f} over {len(returns)} episodes{filmed}")
         return None
     run = Run(args, device, checkpoint, checkpoint_path)
     try:
@@ -1026,4 +1022,5 @@ def main(argv: list[str] | None = None) -> dict | None:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, lambda *_: fail("interrupted (Ctrl-C) before training began", status=130))
     main()

@@ -55,6 +55,7 @@ OWN_BAD_FLAGS = {
         (["--exploration-noise", "-0.1"], "--exploration-noise must not be negative, got -0.1"),
         (["--critic-weight-decay", "-1"], "--critic-weight-decay must not be negative, got -1.0"),
         (["--ou-dt", "-0.01"], "--ou-dt must not be negative, got -0.01"),
+        (["--exploration-noise-type", "ou", "--ou-theta", "200"], "--ou-theta x --ou-dt must be below 2"),
         (["--exploration-noise-final", "-1"], "--exploration-noise-final must not be negative, got -1.0"),
         (["--exploration-noise-decay-steps", "100"], "--exploration-noise-decay-steps is the length of a decay"),
         (["--param-noise-adapt-every", "0"], "--param-noise-adapt-every must be at least 1, got 0"),
@@ -169,6 +170,15 @@ def test_more_bad_input_in_a_real_process(flags, message, tmp_path):
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
     assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]  # nothing written
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_ctrl_c_before_training_ends_in_one_line(script, tmp_path):
+    """A Ctrl-C while the env is made (a slow one, a download) is not a traceback: one line, the shell's status 130."""
+    result = run_script(script, "--env-id", "toy_envs:Interrupted-v0", cwd=tmp_path)
+    assert result.returncode == 130 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr == f"{script}: error: interrupted (Ctrl-C) before training began\n", result.stderr
+    assert not list(tmp_path.iterdir())  # nothing written
 
 
 def test_a_runs_path_that_is_a_file_is_refused_before_anything_is_written(tmp_path, capsys):

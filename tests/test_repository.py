@@ -58,7 +58,7 @@ ALLOWED_TO_DIFFER = {
     "make_agent": ALL,  # the networks each algorithm builds, their optimizers
     "update": ALL,  # the algorithm itself
     "train": ALL,  # each algorithm's exploration and hyperparameters
-    "check_args": {"sac_continuous.py"},  # SAC has no exploration noise to decay: no checks of its flags
+    "check_args": ALL,  # SAC has no exploration noise to decay; DDPG checks its OU noise
 }
 
 

@@ -4,6 +4,10 @@ Used as `--env-id toy_envs:Counter-v0` (the tests put this folder on PYTHONPATH)
 checks that custom `module:EnvId` ids work.
 """
 
+import os
+import signal
+import time
+
 import gymnasium as gym
 import numpy as np
 
@@ -97,6 +101,14 @@ class RaisesEnv(CounterEnv):
         raise RuntimeError("the constructor fails")
 
 
+class InterruptedEnv(CounterEnv):
+    """An environment during whose making the user presses Ctrl-C (as while a slow one builds, or downloads)."""
+
+    def __init__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(10)  # the signal's handler runs here
+
+
 class MatrixActionEnv(CounterEnv):
     def __init__(self, shape=(2, 2)):
         super().__init__()
@@ -118,6 +130,7 @@ class WrongObservationShapeEnv(CounterEnv):
 
 
 gym.register("Raises-v0", entry_point=RaisesEnv)
+gym.register("Interrupted-v0", entry_point=InterruptedEnv)
 gym.register("WrongObservationShape-v0", entry_point=WrongObservationShapeEnv, max_episode_steps=5)
 gym.register("MatrixAction-v0", entry_point=MatrixActionEnv, max_episode_steps=5)
 gym.register("ScalarAction-v0", entry_point=MatrixActionEnv, kwargs={"shape": ()}, max_episode_steps=5)
