@@ -577,8 +577,8 @@ def read_run(run: Found, min_steps: int, first_steps: int | None = None) -> RunL
     if last_step < min_steps:
         raise ValueError(f"logged up to step {last_step:,}, under --min-steps {min_steps:,}")
     start = min(event.wall_time for tag_events in events.values() for event in tag_events)
-    # The runner's record of its attempts misses one killed with the runner (a machine lost, a session's end);
-    # the events miss the start-up: the larger of the two.
+    # The runner's record of an attempt killed with it (a machine lost) is up to a minute short, and missing
+    # in runs made before the record was kept while running; the events miss the start-up: the larger of the two.
     wall_time_seconds = max(wall_time_seconds or 0.0, active_seconds(events))
 
     def columns(tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

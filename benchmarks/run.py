@@ -216,6 +216,27 @@ def prepare(run: Run, args: Args, script_flags: list[str]) -> list[str]:
     return command + run.flags(script_flags)
 
 
+ATTEMPT_RECORD_SECONDS = 60.0  # how often a running attempt's time is written to attempts.jsonl
+
+
+def wait(process: subprocess.Popen, seconds: float) -> int | None:
+    """The process's exit status, or None if it still runs after `seconds`."""
+    try:
+        return process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def write_attempt(run_dir: Path, record: dict, new: bool = False) -> None:
+    """Append the record of a new attempt to attempts.jsonl, or replace the last one's (atomically)."""
+    path = run_dir / "attempts.jsonl"
+    lines = path.read_text().splitlines(keepends=True) if path.exists() else []
+    lines = lines if new else lines[:-1]
+    temporary = path.with_suffix(".jsonl.tmp")
+    temporary.write_text("".join(lines) + json.dumps(record) + "\n")
+    temporary.replace(path)
+
+
 def execute(run: Run, run_dir: str, command: list[str], script_flags: list[str], track=None) -> dict:
     """Run one command to its end in `run_dir`, its output appended to log.txt; on success write result.json.
 
@@ -226,6 +247,10 @@ def execute(run: Run, run_dir: str, command: list[str], script_flags: list[str],
     ran_on = f"{machine_description()}; {versions(command[0])}"  # this node, the scripts' interpreter
     code = code_version(Path(command[1]))  # the commit and script this attempt runs
     env = dict(os.environ, PYTHONWARNINGS="ignore::DeprecationWarning")  # torch threads: the scripts' --threads
+    # The attempt's record is written when it starts and its time kept up to date while it runs, so that
+    # an attempt killed together with the runner (a lost machine) keeps its record, exit status null.
+    record = {"command": command, "returncode": None, "seconds": 0.0, "ran_on": ran_on, **code}
+    write_attempt(run_dir, record, new=True)
     start = time.time()
     with open(run_dir / "log.txt", "a") as log:
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(command)}\n")
@@ -234,7 +259,8 @@ def execute(run: Run, run_dir: str, command: list[str], script_flags: list[str],
         if track:
             track(process, True)
         try:
-            returncode = process.wait()
+            while (returncode := wait(process, ATTEMPT_RECORD_SECONDS)) is None:
+                write_attempt(run_dir, {**record, "seconds": time.time() - start})
         except BaseException:  # a cancelled Ray task: let the script checkpoint before it goes
             process.terminate()
             process.wait()
@@ -244,9 +270,7 @@ def execute(run: Run, run_dir: str, command: list[str], script_flags: list[str],
                 track(process, False)
     seconds = time.time() - start
     outcome = {"returncode": returncode, "seconds": seconds, "wall_time_seconds": seconds}
-    with open(run_dir / "attempts.jsonl", "a") as attempts:
-        record = {"command": command, "returncode": returncode, "seconds": seconds, "ran_on": ran_on, **code}
-        attempts.write(json.dumps(record) + "\n")
+    write_attempt(run_dir, {**record, "returncode": returncode, "seconds": seconds})
     if returncode == 0:
         records = [json.loads(line) for line in (run_dir / "attempts.jsonl").read_text().splitlines()]
         outcome["wall_time_seconds"] = sum(record["seconds"] for record in records)  # all attempts

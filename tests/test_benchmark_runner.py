@@ -68,7 +68,9 @@ def test_a_killed_benchmark_resumes_without_redoing_finished_runs_and_plots(tmp_
     assert "done 4/4" in result.stdout
     assert len(attempts(runs_dir / names[0])) == 1  # not redone
     resumed = attempts(runs_dir / names[1])
-    assert len(resumed) == 1 and "--resume" in resumed[0]["command"]  # the killed attempt left no record
+    killed, resumed = attempts(runs_dir / names[1])  # the killed attempt kept its record
+    assert killed["returncode"] is None and killed["seconds"] >= 0 and "--resume" not in killed["command"]
+    assert resumed["returncode"] == 0 and "--resume" in resumed["command"]
     for name in names:
         result_json = json.loads((runs_dir / name / "result.json").read_text())
         assert result_json["wall_time_seconds"] > 0 and result_json["script_flags"] == EVALUATED
@@ -97,6 +99,27 @@ def test_a_killed_benchmark_resumes_without_redoing_finished_runs_and_plots(tmp_
         assert -2000 < mean < 0 and std >= 0  # Pendulum returns
         assert cells[5] == "last evaluation"
         assert cells[6].endswith(" min")
+
+
+def test_a_running_attempt_keeps_its_record_up_to_date(tmp_path, monkeypatch):
+    # A runner killed during an attempt leaves its last copy of the record: the time so far, exit status null.
+    script = tmp_path / "sleeps_then_fails.py"
+    script.write_text("import sys, time\ntime.sleep(1.0)\nsys.exit(3)\n")
+    monkeypatch.setattr(run, "ATTEMPT_RECORD_SECONDS", 0.1)
+    written, write_attempt = [], run.write_attempt
+
+    def write_and_keep(*arguments, **keywords):  # every version of the record, as a killed runner would leave it
+        write_attempt(*arguments, **keywords)
+        written.append(attempts(tmp_path)[-1])
+
+    monkeypatch.setattr(run, "write_attempt", write_and_keep)
+    outcome = run.execute(run.Run(str(script), "Pendulum-v1", 1), str(tmp_path), [sys.executable, str(script)], [])
+    assert outcome["returncode"] == 3 and not (tmp_path / "result.json").exists()
+    *running, final = written
+    assert len(running) >= 5 and all(record["returncode"] is None for record in running)
+    seconds = [record["seconds"] for record in running]
+    assert seconds[0] == 0.0 and seconds == sorted(seconds) and 0.5 < seconds[-1] <= final["seconds"]
+    assert attempts(tmp_path) == [final] and final["returncode"] == 3 and final["command"][1] == str(script)
 
 
 @pytest.mark.slow
