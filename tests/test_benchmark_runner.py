@@ -67,7 +67,6 @@ def test_a_killed_benchmark_resumes_without_redoing_finished_runs_and_plots(tmp_
     assert "4 runs in" in result.stdout and "1 finished before, 1 to resume, 2 to start" in result.stdout
     assert "done 4/4" in result.stdout
     assert len(attempts(runs_dir / names[0])) == 1  # not redone
-    resumed = attempts(runs_dir / names[1])
     killed, resumed = attempts(runs_dir / names[1])  # the killed attempt kept its record
     assert killed["returncode"] is None and killed["seconds"] >= 0 and "--resume" not in killed["command"]
     assert resumed["returncode"] == 0 and "--resume" in resumed["command"]
